@@ -1,0 +1,148 @@
+"""Demo data for `make run`: organizations of every kind, their people, and documents between them.
+
+Idempotent: every row is looked up by its natural key first, so a second run changes nothing.
+"""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from documents.models import Document
+from tenants.models import Membership, Organization, User
+
+DEMO_PASSWORD = "parley-demo"  # noqa: S105 - documented in the README, demo data only
+BASE_DATE = date(2026, 10, 1)
+
+Kind = Organization.Kind
+Tier = Organization.Tier
+
+# slug, name, kind, tier, messaging on, language, (administrator name, member name)
+ORGANIZATIONS = [
+    ("nordwind", "Nordwind Handel GmbH", Kind.BUYER, Tier.STANDARD, True, "de",
+     ("Greta Hoffmann", "Jonas Weber")),
+    ("mazur", "Mazur Logistyka Sp. z o.o.", Kind.BUYER, Tier.STANDARD, True, "pl",
+     ("Agnieszka Mazur", "Piotr Nowak")),
+    ("aurora", "Aurora Foods Oy", Kind.BUYER, Tier.STANDARD, False, "fi",
+     ("Aino Virtanen", "Mikko Korhonen")),
+    ("sabia", "Sabiá Varejo Ltda.", Kind.BUYER, Tier.STANDARD, True, "pt-br",
+     ("Beatriz Souza", "Rafael Lima")),
+    ("acme", "Acme Industrial Supply Inc.", Kind.SUPPLIER, Tier.ENTERPRISE, True, "en",
+     ("Dana Brooks", "Lee Carter")),
+    ("kettu", "Kettu Packaging Oy", Kind.SUPPLIER, Tier.ENTERPRISE, True, "fi",
+     ("Emilia Laine", "Otto Heikkinen")),
+    ("ferro", "Ferro Componentes Ltda.", Kind.SUPPLIER, Tier.STANDARD, True, "pt-br",
+     ("Carla Ferreira", "Tiago Santos")),
+    ("pixel-pine", "Pixel & Pine Studio", Kind.PARTNER, Tier.STANDARD, True, "en",
+     ("Maya Chen", "Noah Fischer")),
+    ("lumen", "Lumen Commerce Partners", Kind.PARTNER, Tier.STANDARD, True, "de",
+     ("Lena Braun", "Felix Wagner")),
+    ("maple-street", "Maple Street Goods", Kind.MERCHANT, Tier.STANDARD, True, "en",
+     ("Olivia Grant", "Ethan Park")),
+    ("baltic-tea", "Baltic Tea House", Kind.MERCHANT, Tier.STANDARD, True, "pl",
+     ("Zofia Kowalska", "Marek Wójcik")),
+]
+
+# buyer, supplier, currency: three purchase orders and two invoices each
+TRADING_PAIRS = [
+    ("nordwind", "acme", "EUR"),
+    ("nordwind", "ferro", "EUR"),
+    ("mazur", "acme", "PLN"),
+    ("mazur", "kettu", "PLN"),
+    ("aurora", "kettu", "EUR"),
+    ("aurora", "acme", "EUR"),
+    ("sabia", "ferro", "BRL"),
+]
+
+PO_STATUSES = [Document.Status.NEW, Document.Status.CONFIRMED, Document.Status.SHIPPED]
+INVOICE_STATUSES = [Document.Status.SENT, Document.Status.APPROVED, Document.Status.PAID]
+
+
+class Command(BaseCommand):
+    help = "Loads demo organizations, people and documents. Running it again changes nothing."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        organizations = {}
+        created_users = 0
+        for slug, name, kind, tier, messaging, language, people in ORGANIZATIONS:
+            organization, _ = Organization.objects.get_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "kind": kind,
+                    "tier": tier,
+                    "messaging_enabled": messaging,
+                    "default_language": language,
+                    "contact_email": f"contact@{slug}.example",
+                    "contact_phone": "+358 9 1234567" if language == "fi" else "+49 30 1234567",
+                    "address": f"{name}\nExample Street 1",
+                },
+            )
+            organizations[slug] = organization
+            for role, full_name in zip(
+                (Membership.Role.ADMINISTRATOR, Membership.Role.MEMBER), people, strict=True
+            ):
+                local = "admin" if role == Membership.Role.ADMINISTRATOR else "member"
+                user, created = self._user(f"{local}@{slug}.example", full_name)
+                created_users += created
+                Membership.objects.get_or_create(
+                    user=user, organization=organization, defaults={"role": role}
+                )
+
+        # One person in three organizations, to show the switcher.
+        sam, created = self._user("sam@parley.example", "Sam Rivera")
+        created_users += created
+        for slug, role in (
+            ("acme", Membership.Role.ADMINISTRATOR),
+            ("nordwind", Membership.Role.MEMBER),
+            ("pixel-pine", Membership.Role.MEMBER),
+        ):
+            Membership.objects.get_or_create(
+                user=sam, organization=organizations[slug], defaults={"role": role}
+            )
+
+        if not User.objects.filter(email="admin@parley.example").exists():
+            User.objects.create_superuser(
+                "admin@parley.example", DEMO_PASSWORD, first_name="Platform", last_name="Admin"
+            )
+            created_users += 1
+
+        created_documents = 0
+        for pair_index, (buyer_slug, supplier_slug, currency) in enumerate(TRADING_PAIRS):
+            buyer, supplier = organizations[buyer_slug], organizations[supplier_slug]
+            for n in range(5):
+                is_po = n < 3
+                kind = Document.Kind.PURCHASE_ORDER if is_po else Document.Kind.INVOICE
+                sequence = pair_index * 10 + n + 1
+                number = f"45{sequence:06d}" if is_po else f"INV-2026-{sequence:04d}"
+                _, created = Document.objects.get_or_create(
+                    buyer=buyer,
+                    kind=kind,
+                    number=number,
+                    defaults={
+                        "supplier": supplier,
+                        "issued_on": BASE_DATE + timedelta(days=pair_index * 3 + n * 5),
+                        "total": Decimal(1250 + sequence * 137) + Decimal("0.50"),
+                        "currency": currency,
+                        "status": (PO_STATUSES if is_po else INVOICE_STATUSES)[n % 3],
+                    },
+                )
+                created_documents += created
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(organizations)} organizations, {created_users} new users, "
+                f"{created_documents} new documents. Password for every demo login: {DEMO_PASSWORD}"
+            )
+        )
+
+    def _user(self, email: str, full_name: str) -> tuple[User, bool]:
+        first_name, _, last_name = full_name.partition(" ")
+        user = User.objects.filter(email=email).first()
+        if user is not None:
+            return user, False
+        return User.objects.create_user(
+            email, DEMO_PASSWORD, first_name=first_name, last_name=last_name
+        ), True
