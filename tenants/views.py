@@ -102,3 +102,8 @@ def locked_out(request, original_response=None, credentials=None):
     """django-axes calls this after too many failed sign-ins for one email address and IP address."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)
+
+
+def axes_username(request, credentials):
+    """Failed sign-ins count per address whatever its case, as sign-in itself ignores case."""
+    return (credentials or {}).get("username", "").strip().lower()

@@ -1,0 +1,71 @@
+import datetime
+from decimal import Decimal
+
+import factory
+
+from documents.models import Document
+from tenants.models import Membership, Organization, User
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    kind = Organization.Kind.BUYER
+    contact_email = factory.LazyAttribute(lambda o: f"contact@{o.slug}.example")
+
+
+class BuyerFactory(OrganizationFactory):
+    kind = Organization.Kind.BUYER
+
+
+class SupplierFactory(OrganizationFactory):
+    kind = Organization.Kind.SUPPLIER
+    tier = Organization.Tier.ENTERPRISE
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = Membership.Role.MEMBER
+
+
+class DocumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Document
+
+    kind = Document.Kind.PURCHASE_ORDER
+    number = factory.Sequence(lambda n: f"4500{n:06d}")
+    buyer = factory.SubFactory(BuyerFactory)
+    supplier = factory.SubFactory(SupplierFactory)
+    issued_on = factory.Sequence(lambda n: datetime.date(2026, 1, 1) + datetime.timedelta(days=n))
+    total = Decimal("1234.50")
+    currency = "EUR"
+    status = factory.LazyAttribute(
+        lambda d: Document.Status.NEW
+        if d.kind == Document.Kind.PURCHASE_ORDER
+        else Document.Status.SENT
+    )

@@ -1,0 +1,185 @@
+"""Every URL pattern, requested as an anonymous visitor, an outsider and a member lacking the role.
+
+The table below must name every URL pattern the resolver knows (Django admin aside, which is checked as a
+whole): a new URL without an entry fails `test_every_url_pattern_has_an_entry`.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tenants.models import Membership
+from tests.factories import DocumentFactory, MembershipFactory, OrganizationFactory
+
+
+@dataclass
+class World:
+    victim: object
+    victim_admin: object
+    victim_member: object
+    victim_document: object
+    outsider: object
+    outsider_document: object
+
+
+@dataclass(frozen=True)
+class OrgUrl:
+    """A URL under /o/<org_slug>/. `objects` builds the kwargs naming the victim's objects."""
+
+    objects: Callable[[World], dict] = lambda world: {}
+    # POST needs an administrator: a member gets 403 (GET still shows the page read-only).
+    admin_post: dict | None = None
+    get: bool = True
+
+
+@dataclass(frozen=True)
+class PublicUrl:
+    """A URL outside any organization. `anonymous` is the status an anonymous GET gets."""
+
+    kwargs: dict = field(default_factory=dict)
+    anonymous: int = 200
+    method: str = "get"
+
+
+ORG_URLS: dict[str, OrgUrl] = {
+    "tenants:home": OrgUrl(),
+    "tenants:settings": OrgUrl(
+        admin_post={"contact_email": "hijack@example.com", "default_language": "en"}
+    ),
+    "documents:list": OrgUrl(),
+    "documents:detail": OrgUrl(objects=lambda w: {"document_id": w.victim_document.pk}),
+}
+
+PUBLIC_URLS: dict[str, PublicUrl] = {
+    "home": PublicUrl(anonymous=302),
+    "login": PublicUrl(),
+    "logout": PublicUrl(anonymous=302, method="post"),
+    "password_reset": PublicUrl(),
+    "password_reset_done": PublicUrl(),
+    "password_reset_confirm": PublicUrl(kwargs={"uidb64": "MQ", "token": "set-password"}),
+    "password_reset_complete": PublicUrl(),
+    "set_language": PublicUrl(anonymous=302, method="post"),
+    "healthz": PublicUrl(),
+}
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            if ns == "admin":
+                continue
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            yield name, prefix + str(entry.pattern)
+
+
+ALL_PATTERNS = list(_walk(get_resolver().url_patterns))
+
+
+def test_every_url_pattern_has_an_entry():
+    unnamed = [route for name, route in ALL_PATTERNS if not name]
+    assert not unnamed, f"URL patterns need a name to be checked: {unnamed}"
+    names = {name for name, _ in ALL_PATTERNS}
+    missing = names - ORG_URLS.keys() - PUBLIC_URLS.keys()
+    assert not missing, f"Add these URL names to tests/test_isolation.py: {sorted(missing)}"
+    stale = (ORG_URLS.keys() | PUBLIC_URLS.keys()) - names
+    assert not stale, f"No longer URL patterns: {sorted(stale)}"
+    for name, route in ALL_PATTERNS:
+        assert (name in ORG_URLS) == route.startswith("o/<slug:org_slug>/"), (
+            f"{name} ({route}) is in the wrong table"
+        )
+
+
+@pytest.fixture
+def world(db):
+    victim = OrganizationFactory(slug="victim", kind="buyer")
+    supplier = OrganizationFactory(slug="victim-supplier", kind="supplier", tier="enterprise")
+    outsider = OrganizationFactory(slug="outsider", kind="buyer")
+    return World(
+        victim=victim,
+        victim_admin=MembershipFactory(
+            organization=victim, role=Membership.Role.ADMINISTRATOR
+        ).user,
+        victim_member=MembershipFactory(organization=victim, role=Membership.Role.MEMBER).user,
+        victim_document=DocumentFactory(buyer=victim, supplier=supplier),
+        outsider=MembershipFactory(organization=outsider, role=Membership.Role.ADMINISTRATOR).user,
+        outsider_document=DocumentFactory(buyer=outsider, supplier=supplier),
+    )
+
+
+def _url(name, slug, kwargs):
+    return reverse(name, kwargs={"org_slug": slug, **kwargs})
+
+
+def _normalized(response) -> str:
+    """The body without what differs by design: the masked CSRF token and the path that was asked for."""
+    body = response.content.decode().replace(response.wsgi_request.path, "<path>")
+    return re.sub(r'(csrfmiddlewaretoken" value=|X-CSRFToken": )"[^"]+"', r"\1", body)
+
+
+@pytest.mark.parametrize("name", sorted(ORG_URLS))
+def test_anonymous_is_sent_to_sign_in(client, world, name):
+    case = ORG_URLS[name]
+    url = _url(name, world.victim.slug, case.objects(world))
+    for method in ("get", "post"):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, (method, url)
+        assert response.url.startswith(reverse("login")), (method, url)
+
+
+@pytest.mark.parametrize("name", sorted(ORG_URLS))
+def test_outsider_gets_the_same_404_as_for_nothing(client, world, name):
+    case = ORG_URLS[name]
+    client.force_login(world.outsider)
+    kwargs = case.objects(world)
+    victims_url = _url(name, world.victim.slug, kwargs)
+    nowhere_url = _url(name, "no-such-organization", kwargs)
+    victim = client.get(victims_url)
+    nowhere = client.get(nowhere_url)
+    assert victim.status_code == 404
+    assert nowhere.status_code == 404
+    assert _normalized(victim) == _normalized(nowhere)
+    assert client.post(victims_url, case.admin_post or {}).status_code == 404
+    if kwargs:
+        # The victim's object under the outsider's own organization: the same 404 as a missing object.
+        theirs = client.get(_url(name, "outsider", kwargs))
+        missing = client.get(_url(name, "outsider", {key: 987654321 for key in kwargs}))
+        assert theirs.status_code == missing.status_code == 404
+        assert _normalized(theirs) == _normalized(missing)
+
+
+@pytest.mark.parametrize("name", sorted(ORG_URLS))
+def test_member_lacking_the_role(client, world, name):
+    case = ORG_URLS[name]
+    url = _url(name, world.victim.slug, case.objects(world))
+    client.force_login(world.victim_member)
+    if case.get:
+        assert client.get(url).status_code == 200
+    if case.admin_post is not None:
+        response = client.post(url, case.admin_post)
+        assert response.status_code == 403
+        assert b"administrators" in response.content
+        client.force_login(world.victim_admin)
+        assert client.post(url, case.admin_post).status_code in (200, 302)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_URLS))
+def test_public_urls_as_anonymous(client, db, name):
+    case = PUBLIC_URLS[name]
+    response = getattr(client, case.method)(reverse(name, kwargs=case.kwargs))
+    assert response.status_code == case.anonymous
+
+
+def test_admin_is_for_platform_staff_only(client, world):
+    for user in (None, world.outsider, world.victim_admin):
+        if user:
+            client.force_login(user)
+        for url in (reverse("admin:index"), reverse("admin:tenants_organization_changelist")):
+            response = client.get(url)
+            assert response.status_code == 302
+            assert response.url.startswith(reverse("admin:login"))
