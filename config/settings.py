@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "django_htmx",
     "template_partials",
     "axes",
@@ -110,6 +111,8 @@ TEMPLATES = [
         },
     }
 ]
+
+FORM_RENDERER = "config.forms.FormRenderer"
 
 # Database: SQLite under var/ unless DATABASE_URL names another (PostgreSQL in production and CI).
 DATABASE_URL = env("DATABASE_URL")
@@ -244,8 +247,10 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Parley <no-reply@parley.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# django-anymail reads its provider settings from ANYMAIL_<NAME> variables, e.g. ANYMAIL_POSTMARK_SERVER_TOKEN.
-ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
+# django-anymail reads provider settings from ANYMAIL_<NAME> variables, e.g. ANYMAIL_POSTMARK_SERVER_TOKEN.
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
+}
 
 # Security: production turns on every header `manage.py check --deploy` asks for.
 SESSION_COOKIE_HTTPONLY = True

@@ -23,7 +23,11 @@ def document_list_view(request):
     template = "documents/list.html"
     if request.htmx and request.htmx.target == "document-results":
         template += "#results"
-    return render(request, template, {"form": form, "page": page, "filtered": bool(filters.get("kind") or filters.get("q"))})
+    return render(
+        request,
+        template,
+        {"form": form, "page": page, "filtered": bool(filters.get("kind") or filters.get("q"))},
+    )
 
 
 @require_GET

@@ -28,9 +28,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
 @admin.register(Organization)
@@ -53,9 +51,8 @@ class OrganizationAdmin(admin.ModelAdmin):
             )
         self.message_user(
             request,
-            ngettext(
-                "%(count)d supplier changed.", "%(count)d suppliers changed.", changed
-            ) % {"count": changed},
+            ngettext("%(count)d supplier changed.", "%(count)d suppliers changed.", changed)
+            % {"count": changed},
             messages.SUCCESS,
         )
         if skipped:
@@ -65,7 +62,8 @@ class OrganizationAdmin(admin.ModelAdmin):
                     "%(count)d organization skipped: only suppliers have a tier.",
                     "%(count)d organizations skipped: only suppliers have a tier.",
                     skipped,
-                ) % {"count": skipped},
+                )
+                % {"count": skipped},
                 messages.WARNING,
             )
 
@@ -80,8 +78,7 @@ class OrganizationAdmin(admin.ModelAdmin):
             )
         self.message_user(
             request,
-            ngettext("%(count)d buyer changed.", "%(count)d buyers changed.", changed)
-            % {"count": changed},
+            ngettext("%(count)d buyer changed.", "%(count)d buyers changed.", changed) % {"count": changed},
             messages.SUCCESS,
         )
         if skipped:
@@ -91,7 +88,8 @@ class OrganizationAdmin(admin.ModelAdmin):
                     "%(count)d organization skipped: only buyers switch messaging.",
                     "%(count)d organizations skipped: only buyers switch messaging.",
                     skipped,
-                ) % {"count": skipped},
+                )
+                % {"count": skipped},
                 messages.WARNING,
             )
 

@@ -1,4 +1,4 @@
-"""The active organization comes from the URL (/o/<slug>/...), so links and browser tabs each keep their own."""
+"""The active organization comes from the URL (/o/<slug>/...): links and browser tabs each keep their own."""
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404

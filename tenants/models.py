@@ -77,9 +77,7 @@ class Organization(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, db_index=True)
     # Only suppliers have a tier; messaging is an Enterprise feature.
-    tier = models.CharField(
-        _("account tier"), max_length=20, choices=Tier.choices, default=Tier.STANDARD
-    )
+    tier = models.CharField(_("account tier"), max_length=20, choices=Tier.choices, default=Tier.STANDARD)
     # Only buyers switch messaging; their administrators do it in Settings.
     messaging_enabled = models.BooleanField(_("messaging enabled"), default=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
@@ -123,12 +121,8 @@ class Membership(models.Model):
         ADMINISTRATOR = "administrator", _("Administrator")
         MEMBER = "member", _("Member")
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(_("joined"), auto_now_add=True)
 

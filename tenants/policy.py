@@ -20,6 +20,4 @@ def can_manage_organization(membership: Membership) -> Decision:
     """Only administrators change an organization's settings."""
     if membership.is_administrator:
         return Decision(True)
-    return Decision(
-        False, str(_("Only administrators of this organization can change its settings."))
-    )
+    return Decision(False, str(_("Only administrators of this organization can change its settings.")))

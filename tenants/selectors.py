@@ -10,19 +10,13 @@ def membership_for_slug(*, user: User, slug: str) -> Membership | None:
     if not user.is_authenticated:
         return None
     return (
-        Membership.objects.select_related("organization")
-        .filter(user=user, organization__slug=slug)
-        .first()
+        Membership.objects.select_related("organization").filter(user=user, organization__slug=slug).first()
     )
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     """The organizations a user belongs to, for the switcher, in name order."""
-    return (
-        Membership.objects.filter(user=user)
-        .select_related("organization")
-        .order_by("organization__name")
-    )
+    return Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
 
 
 def membership_list(*, organization: Organization) -> QuerySet[Membership]:

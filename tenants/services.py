@@ -17,7 +17,13 @@ from .policy import can_manage_organization
 
 logger = logging.getLogger(__name__)
 
-CONTACT_FIELDS = ("contact_email", "contact_phone", "address", "hide_contact_info", "default_language")
+CONTACT_FIELDS = (
+    "contact_email",
+    "contact_phone",
+    "address",
+    "hide_contact_info",
+    "default_language",
+)
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 import pytest
 
 from config import celery_app
+from tenants.models import Membership
 from tests.factories import (
     BuyerFactory,
     DocumentFactory,
@@ -9,7 +10,6 @@ from tests.factories import (
     SupplierFactory,
     UserFactory,
 )
-from tenants.models import Membership
 
 
 @pytest.fixture(autouse=True)

@@ -65,7 +65,5 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     total = Decimal("1234.50")
     currency = "EUR"
     status = factory.LazyAttribute(
-        lambda d: Document.Status.NEW
-        if d.kind == Document.Kind.PURCHASE_ORDER
-        else Document.Status.SENT
+        lambda d: Document.Status.NEW if d.kind == Document.Kind.PURCHASE_ORDER else Document.Status.SENT
     )

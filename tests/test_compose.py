@@ -30,7 +30,7 @@ def test_app_services_share_one_configuration():
     services = load()["services"]
     environments = [services[name]["environment"] for name in APP_SERVICES]
     for environment in environments:
-        assert REQUIRED_VARIABLES <= set(environment)
+        assert set(environment) >= REQUIRED_VARIABLES
         assert environment == environments[0]
         assert environment["DJANGO_ENV"] == "production"
         assert environment["DATABASE_URL"].startswith("postgres://")
@@ -38,9 +38,7 @@ def test_app_services_share_one_configuration():
         assert environment["REDIS_URL"].startswith("redis://redis:6379")
         assert environment["EMAIL_HOST"] == "mailpit"
     postgres = services["postgres"]["environment"]
-    assert f"{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@" in environments[0][
-        "DATABASE_URL"
-    ]
+    assert f"{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@" in environments[0]["DATABASE_URL"]
     assert environments[0]["DATABASE_URL"].endswith("/" + postgres["POSTGRES_DB"])
 
 

@@ -46,9 +46,7 @@ class PublicUrl:
 
 ORG_URLS: dict[str, OrgUrl] = {
     "tenants:home": OrgUrl(),
-    "tenants:settings": OrgUrl(
-        admin_post={"contact_email": "hijack@example.com", "default_language": "en"}
-    ),
+    "tenants:settings": OrgUrl(admin_post={"contact_email": "hijack@example.com", "default_language": "en"}),
     "documents:list": OrgUrl(),
     "documents:detail": OrgUrl(objects=lambda w: {"document_id": w.victim_document.pk}),
 }
@@ -102,9 +100,7 @@ def world(db):
     outsider = OrganizationFactory(slug="outsider", kind="buyer")
     return World(
         victim=victim,
-        victim_admin=MembershipFactory(
-            organization=victim, role=Membership.Role.ADMINISTRATOR
-        ).user,
+        victim_admin=MembershipFactory(organization=victim, role=Membership.Role.ADMINISTRATOR).user,
         victim_member=MembershipFactory(organization=victim, role=Membership.Role.MEMBER).user,
         victim_document=DocumentFactory(buyer=victim, supplier=supplier),
         outsider=MembershipFactory(organization=outsider, role=Membership.Role.ADMINISTRATOR).user,
@@ -148,7 +144,7 @@ def test_outsider_gets_the_same_404_as_for_nothing(client, world, name):
     if kwargs:
         # The victim's object under the outsider's own organization: the same 404 as a missing object.
         theirs = client.get(_url(name, "outsider", kwargs))
-        missing = client.get(_url(name, "outsider", {key: 987654321 for key in kwargs}))
+        missing = client.get(_url(name, "outsider", dict.fromkeys(kwargs, 987654321)))
         assert theirs.status_code == missing.status_code == 404
         assert _normalized(theirs) == _normalized(missing)
 

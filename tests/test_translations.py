@@ -10,8 +10,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ["de", "pl", "pt_BR", "fi"]
-SOURCE_DIRS = ["config", "tenants", "documents", "connections", "messaging", "partners",
-               "notifications", "demo", "templates"]
+SOURCE_DIRS = [
+    "config",
+    "tenants",
+    "documents",
+    "connections",
+    "messaging",
+    "partners",
+    "notifications",
+    "demo",
+    "templates",
+]
 
 
 def catalog(language, root=ROOT):
@@ -56,8 +65,14 @@ def test_no_string_in_the_code_is_missing_from_the_catalogs(tmp_path):
     shutil.copytree(ROOT / "locale", tmp_path / "locale", ignore=shutil.ignore_patterns("*.mo"))
     languages = [arg for language in LANGUAGES for arg in ("-l", language)]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "makemessages", "--symlinks", "--no-obsolete",
-         *languages],
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "makemessages",
+            "--symlinks",
+            "--no-obsolete",
+            *languages,
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -103,11 +103,11 @@ class TestDocumentList:
 
 class TestDocumentDetail:
     def url(self, organization, document):
-        return reverse(
-            "documents:detail", kwargs={"org_slug": organization.slug, "document_id": document.pk}
-        )
+        return reverse("documents:detail", kwargs={"org_slug": organization.slug, "document_id": document.pk})
 
-    def test_both_parties_open_the_document(self, client, document, buyer, supplier, buyer_member, supplier_member):
+    def test_both_parties_open_the_document(
+        self, client, document, buyer, supplier, buyer_member, supplier_member
+    ):
         for organization, user, counterpart in (
             (buyer, buyer_member, supplier),
             (supplier, supplier_member, buyer),

@@ -53,7 +53,5 @@ def test_admin_filters_documents_by_kind(admin_client, document):
         reverse("admin:documents_document_changelist"), {"kind__exact": Document.Kind.INVOICE}
     )
     assert document.number not in response.content.decode()
-    response = admin_client.get(
-        reverse("admin:documents_document_changelist"), {"q": document.number}
-    )
+    response = admin_client.get(reverse("admin:documents_document_changelist"), {"q": document.number})
     assert document.number in response.content.decode()

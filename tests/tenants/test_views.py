@@ -74,7 +74,8 @@ class TestPasswordReset:
         response = client.get(link, follow=True)
         form_url = response.redirect_chain[-1][0]
         response = client.post(
-            form_url, {"new_password1": "a new Secret 4 parley", "new_password2": "a new Secret 4 parley"}
+            form_url,
+            {"new_password1": "a new Secret 4 parley", "new_password2": "a new Secret 4 parley"},
         )
         assert response.status_code == 302
         client.logout()
@@ -167,7 +168,11 @@ class TestSettings:
     ):
         client.force_login(buyer_admin)
         before = Organization.objects.values().get(pk=buyer.pk)
-        data = {"contact_email": "ok@example.com", "default_language": "en", "messaging_enabled": "on"}
+        data = {
+            "contact_email": "ok@example.com",
+            "default_language": "en",
+            "messaging_enabled": "on",
+        }
         data[field] = value
         response = client.post(self.url(buyer), data)
         assert response.status_code == 200
