@@ -127,7 +127,9 @@ def password_reset_email_send(*, user_id: int, domain: str, use_https: bool) -> 
         "uid": urlsafe_base64_encode(force_bytes(user.pk)),
         "token": default_token_generator.make_token(user),
     }
-    with translation.override(user.language or "en"):
+    language = user.language or settings.LANGUAGE_CODE
+    context["language_code"] = language
+    with translation.override(language):
         subject = render_to_string("registration/password_reset_subject.txt", context)
         subject = " ".join(subject.split())
         text = render_to_string("registration/password_reset_email.txt", context)

@@ -248,3 +248,34 @@ def test_the_home_page_names_tier_and_messaging(client, supplier, supplier_membe
     standard = OrganizationFactory(kind="supplier", tier="standard")
     MembershipFactory(user=supplier_member, organization=standard)
     assert "Standard" in client.get(f"/o/{standard.slug}/").content.decode()
+
+
+class TestCsrf:
+    def test_post_without_token_is_refused(self, buyer, buyer_admin):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(buyer_admin)
+        url = reverse("tenants:settings", kwargs={"org_slug": buyer.slug})
+        response = client.post(url, {"contact_email": "x@example.com", "default_language": "en"})
+        assert response.status_code == 403
+        assert "This form has expired" in response.content.decode()
+        buyer.refresh_from_db()
+        assert buyer.contact_email != "x@example.com"
+
+    def test_htmx_sends_the_token_from_the_page_in_a_header(self, buyer, buyer_admin):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(buyer_admin)
+        url = reverse("tenants:settings", kwargs={"org_slug": buyer.slug})
+        page = client.get(url).content.decode()
+        token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
+        response = client.post(
+            url,
+            {"contact_email": "x@example.com", "default_language": "en"},
+            headers={"HX-Request": "true", "X-CSRFToken": token},
+        )
+        assert response.status_code == 302
+        buyer.refresh_from_db()
+        assert buyer.contact_email == "x@example.com"
