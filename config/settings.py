@@ -156,7 +156,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "parley"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # Authentication: email is the username; django-axes throttles failed logins per username and IP.
 AUTH_USER_MODEL = "tenants.User"
