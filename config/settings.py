@@ -5,6 +5,7 @@ The defaults need no service at all (SQLite, files and emails under var/, Celery
 production shape that docker-compose.yml describes. DJANGO_ENV=production refuses unsafe defaults.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -67,8 +68,11 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "anymail",
+    "django_altcha",
+    "django_recaptcha",
     "tenants",
     "documents",
+    "connections",
     "demo",
 ]
 
@@ -157,6 +161,14 @@ CELERY_TASK_DEFAULT_QUEUE = "parley"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
+# Scheduled work (Celery beat). `make run` starts beat beside the web server; tasks then run inside beat.
+CELERY_BEAT_SCHEDULE = {
+    "expire-connection-requests": {
+        "task": "connections.tasks.expire_connection_requests",
+        "schedule": 60 * 60,
+    },
+}
+
 # Authentication: email is the username; django-axes throttles failed logins per username and IP.
 AUTH_USER_MODEL = "tenants.User"
 AUTHENTICATION_BACKENDS = [
@@ -182,6 +194,12 @@ AXES_LOCKOUT_CALLABLE = "tenants.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "tenants.views.axes_username"
 AXES_VERBOSE = False
+
+# Captcha on connection requests: self-hosted ALTCHA by default, reCAPTCHA v2 when both keys are set.
+ALTCHA_HMAC_KEY = env("ALTCHA_HMAC_KEY") or hashlib.sha256(f"altcha:{SECRET_KEY}".encode()).hexdigest()
+ALTCHA_CHALLENGE_EXPIRE = 20 * 60 * 1000
+RECAPTCHA_PUBLIC_KEY = env("RECAPTCHA_PUBLIC_KEY")
+RECAPTCHA_PRIVATE_KEY = env("RECAPTCHA_PRIVATE_KEY")
 
 # Languages: the five of the seeds. The user's choice is stored on the user and in a cookie.
 LANGUAGE_CODE = "en"
@@ -244,6 +262,8 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# Links in emails point here.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Parley <no-reply@parley.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # django-anymail reads provider settings from ANYMAIL_<NAME> variables, e.g. ANYMAIL_POSTMARK_SERVER_TOKEN.

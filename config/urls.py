@@ -46,4 +46,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("o/<slug:org_slug>/", include("tenants.urls")),
     path("o/<slug:org_slug>/documents/", include("documents.urls")),
+    path("o/<slug:org_slug>/connections/", include("connections.urls")),
 ]

@@ -14,4 +14,9 @@
       if (!menu.contains(event.target)) menu.removeAttribute("open");
     });
   });
+  // Ask before destructive actions marked data-confirm (without JavaScript the form simply submits).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  });
 })();

@@ -8,6 +8,10 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
+
+from connections.matching import email_domain, name_key
+from connections.models import Connection, ConnectionRequest, SupplierRecord
 
 from documents.models import Document
 from tenants.models import Membership, Organization, User
@@ -132,6 +136,40 @@ TRADING_PAIRS = [
     ("sabia", "ferro", "BRL"),
 ]
 
+# buyer: its own supplier list (name, contact email, number)
+SUPPLIER_RECORDS = {
+    "nordwind": [
+        ("ACME Industrial Supply", "orders@acme.example", "K-1001"),
+        ("Ferro Componentes", "vendas@ferro.example", "K-1002"),
+        ("Kettu Packaging", "myynti@kettu.example", ""),
+    ],
+    "mazur": [("Acme Industrial Supply Inc.", "sales@acme-industrial.example", "D-77")],
+    "aurora": [
+        ("Acme Industrial", "info@acme.example", ""),
+        ("Kettu Packaging Oy", "sales@kettu.example", ""),
+    ],
+    "sabia": [("Ferro Componentes Ltda", "contato@ferro.example", "F-01")],
+}
+
+Status = ConnectionRequest.Status
+# supplier, customer, status, days ago, contact email ("" = from a suggestion), comment
+CONNECTION_REQUESTS = [
+    ("acme", "nordwind", Status.APPROVED, 20, "admin@nordwind.example", ""),
+    ("acme", "mazur", Status.PENDING, 4, "", ""),
+    ("acme", "aurora", Status.EXPIRED, 45, "admin@aurora.example", ""),
+    ("kettu", "mazur", Status.APPROVED, 12, "admin@mazur.example", ""),
+    (
+        "kettu",
+        "aurora",
+        Status.REJECTED,
+        9,
+        "",
+        "Wir kaufen Verpackungen zentral über unsere Muttergesellschaft ein.",
+    ),
+    ("ferro", "sabia", Status.APPROVED, 30, "admin@sabia.example", ""),
+    ("ferro", "nordwind", Status.PENDING, 27, "admin@nordwind.example", ""),
+]
+
 PO_STATUSES = [Document.Status.NEW, Document.Status.CONFIRMED, Document.Status.SHIPPED]
 INVOICE_STATUSES = [Document.Status.SENT, Document.Status.APPROVED, Document.Status.PAID]
 
@@ -208,12 +246,56 @@ class Command(BaseCommand):
                 )
                 created_documents += created
 
+        created_requests = self._connections(organizations)
+
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(organizations)} organizations, {created_users} new users, "
-                f"{created_documents} new documents. Password for every demo login: {DEMO_PASSWORD}"
+                f"{created_documents} new documents, {created_requests} new connection requests. Password for every demo login: {DEMO_PASSWORD}"
             )
         )
+
+    def _connections(self, organizations) -> int:
+        for buyer_slug, records in SUPPLIER_RECORDS.items():
+            for name, email, number in records:
+                SupplierRecord.objects.get_or_create(
+                    buyer=organizations[buyer_slug],
+                    name=name,
+                    defaults={
+                        "contact_email": email,
+                        "number": number,
+                        "name_key": name_key(name),
+                        "email_domain": email_domain(email),
+                    },
+                )
+        created = 0
+        now = timezone.now()
+        for supplier_slug, customer_slug, status, days_ago, email, comment in CONNECTION_REQUESTS:
+            supplier, customer = organizations[supplier_slug], organizations[customer_slug]
+            requested_at = now - timedelta(days=days_ago)
+            answered = status in (Status.APPROVED, Status.REJECTED)
+            request, was_created = ConnectionRequest.objects.get_or_create(
+                supplier=supplier,
+                customer=customer,
+                attempt=1,
+                defaults={
+                    "status": status,
+                    "contact_email": email,
+                    "comment": comment,
+                    "requested_at": requested_at,
+                    "answered_at": requested_at + timedelta(days=2) if answered else None,
+                },
+            )
+            created += was_created
+            if was_created and status == Status.APPROVED:
+                connection = Connection.objects.create(
+                    supplier=supplier, customer=customer, request=request, created_at=request.answered_at
+                )
+                records = SupplierRecord.objects.filter(buyer=customer)
+                connection.supplier_records.add(
+                    *[r for r in records if r.email_domain.endswith(f"{supplier_slug}.example")]
+                )
+        return created
 
     def _user(self, email: str, full_name: str) -> tuple[User, bool]:
         first_name, _, last_name = full_name.partition(" ")
