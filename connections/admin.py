@@ -98,8 +98,8 @@ class SupplierMergeOrganizationAdmin(OrganizationAdmin):
                 self.message_user(
                     request,
                     _(
-                        "%(merged)s was merged into %(survivor)s: %(members)d members, %(documents)d documents, "
-                        "%(requests)d requests kept, %(removed)d removed."
+                        "%(merged)s was merged into %(survivor)s: %(members)d members, "
+                        "%(documents)d documents, %(requests)d requests kept, %(removed)d removed."
                     )
                     % {
                         "merged": merged.name,

@@ -1,5 +1,5 @@
-"""The captcha on a connection request: ALTCHA (self-hosted proof of work, works offline) unless reCAPTCHA keys
-are configured, in which case Google's reCAPTCHA v2 checkbox."""
+"""The captcha on a connection request: ALTCHA (self-hosted proof of work, works offline), or Google's
+reCAPTCHA v2 checkbox when both reCAPTCHA keys are configured."""
 
 from django import forms
 from django.conf import settings

@@ -10,7 +10,7 @@ SELECTION_MAX_AGE = 60 * 60 * 24
 
 
 def sign_selection(*, supplier_id: int, customer_id: int) -> str:
-    """A token for a customer the supplier found in a search, so the request form cannot be pointed at any id."""
+    """A token for a customer found in a search, so the request form cannot be pointed at any id."""
     return signing.dumps({"s": supplier_id, "c": customer_id}, salt=SELECTION_SALT, compress=True)
 
 

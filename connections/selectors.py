@@ -61,10 +61,10 @@ def supplier_domains(*, supplier: Organization) -> set[str]:
 def customer_suggestions(*, supplier: Organization, limit: int = SUGGESTION_LIMIT) -> list[Suggestion]:
     """Buyers the system believes are this supplier's customers, best first.
 
-    A buyer scores 3 when one of its supplier records has an email domain of the supplier's people, 2 when a
-    record's name matches the supplier's once case, accents, punctuation and legal form are ignored, and 1 when
-    the two already share documents. Buyers already connected, with a pending request, or with no request left
-    are left out. Ties are broken by name, so the order is stable.
+    A buyer scores 3 when one of its supplier records has an email domain of the supplier's people, 2 when
+    a record's name matches the supplier's once case, accents, punctuation and legal form are ignored, and
+    1 when the two already share documents. Buyers already connected, with a pending request, or with no
+    request left are left out. Ties are broken by name, so the order is stable.
     """
     domains = supplier_domains(supplier=supplier)
     key = name_key(supplier.name)
@@ -160,7 +160,7 @@ def access_connection(*, organization: Organization, user: User, id: int) -> Con
 
 
 def connected_organization_ids(*, organization: Organization) -> set[int]:
-    """The counterparts an organization is connected with (suppliers for a buyer, customers for a supplier)."""
+    """The counterparts an organization is connected with: suppliers of a buyer, customers of a supplier."""
     if organization.is_supplier:
         return set(Connection.objects.filter(supplier=organization).values_list("customer_id", flat=True))
     return set(Connection.objects.filter(customer=organization).values_list("supplier_id", flat=True))

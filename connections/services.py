@@ -46,7 +46,8 @@ class SearchLimitReached(ConnectionRefused):
         when = date_format(timezone.localtime(available_at), "DATETIME_FORMAT")
         super().__init__(
             _(
-                "You have used your 5 customer searches for the last 24 hours. You can search again after %(when)s."
+                "You have used your 5 customer searches for the last 24 hours. "
+                "You can search again after %(when)s."
             )
             % {"when": when}
         )
@@ -64,8 +65,10 @@ def _require(decision) -> None:
 def supplier_record_save(
     *, actor: User, membership: Membership, data: dict, record: SupplierRecord | None = None
 ) -> SupplierRecord:
-    """Create or change one of the buyer's supplier records. Refused (PermissionDenied) unless the actor
-    administers this buyer; a supplier number already used by another record is refused (ConnectionRefused)."""
+    """Create or change one of the buyer's supplier records.
+
+    Refused (PermissionDenied) unless the actor administers this buyer; a supplier number already used by
+    another record is refused (ConnectionRefused)."""
     _require(can_manage_supplier_records(membership))
     record = record or SupplierRecord(buyer=membership.organization)
     record.name = data["name"].strip()

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from connections.matching import email_domain, name_key
 from connections.models import Connection, ConnectionRequest, SupplierRecord
-
 from documents.models import Document
 from tenants.models import Membership, Organization, User
 
@@ -251,7 +250,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(organizations)} organizations, {created_users} new users, "
-                f"{created_documents} new documents, {created_requests} new connection requests. Password for every demo login: {DEMO_PASSWORD}"
+                f"{created_documents} new documents, {created_requests} new connection requests. "
+                f"Password for every demo login: {DEMO_PASSWORD}"
             )
         )
 
