@@ -3,6 +3,8 @@ from decimal import Decimal
 
 import factory
 
+from connections.matching import email_domain, name_key
+from connections.models import Connection, ConnectionRequest, SupplierRecord
 from documents.models import Document
 from tenants.models import Membership, Organization, User
 
@@ -67,3 +69,32 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     status = factory.LazyAttribute(
         lambda d: Document.Status.NEW if d.kind == Document.Kind.PURCHASE_ORDER else Document.Status.SENT
     )
+
+
+class SupplierRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SupplierRecord
+
+    buyer = factory.SubFactory(BuyerFactory)
+    name = factory.Sequence(lambda n: f"Supplier {n} GmbH")
+    contact_email = factory.Sequence(lambda n: f"sales@supplier{n}.example")
+    name_key = factory.LazyAttribute(lambda r: name_key(r.name))
+    email_domain = factory.LazyAttribute(lambda r: email_domain(r.contact_email))
+
+
+class ConnectionRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectionRequest
+
+    supplier = factory.SubFactory(SupplierFactory)
+    customer = factory.SubFactory(BuyerFactory)
+    contact_email = factory.LazyAttribute(lambda r: f"buyer@{r.customer.slug}.example")
+    attempt = 1
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connection
+
+    supplier = factory.SubFactory(SupplierFactory)
+    customer = factory.SubFactory(BuyerFactory)

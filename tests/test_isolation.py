@@ -12,27 +12,51 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tenants.models import Membership
-from tests.factories import DocumentFactory, MembershipFactory, OrganizationFactory
+from tests.factories import (
+    ConnectionFactory,
+    ConnectionRequestFactory,
+    DocumentFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    SupplierRecordFactory,
+)
+
+
+@dataclass
+class Side:
+    organization: object
+    admin: object
+    member: object
 
 
 @dataclass
 class World:
-    victim: object
-    victim_admin: object
-    victim_member: object
+    buyer: Side
+    supplier: Side
     victim_document: object
+    pending_request: object
+    connection: object
+    supplier_record: object
     outsider: object
     outsider_document: object
+
+    def side(self, kind: str) -> Side:
+        return self.buyer if kind == "buyer" else self.supplier
 
 
 @dataclass(frozen=True)
 class OrgUrl:
-    """A URL under /o/<org_slug>/. `objects` builds the kwargs naming the victim's objects."""
+    """A URL under /o/<org_slug>/, exercised on the victim organization of `kind`.
+
+    `objects` builds the kwargs naming the victim's objects. `get`: a member's GET answers 200. `admin_get`: GET
+    needs an administrator (a member gets 403). `admin_post`: POST needs an administrator (a member gets 403).
+    """
 
     objects: Callable[[World], dict] = lambda world: {}
-    # POST needs an administrator: a member gets 403 (GET still shows the page read-only).
-    admin_post: dict | None = None
+    kind: str = "buyer"
     get: bool = True
+    admin_get: bool = False
+    admin_post: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +73,34 @@ ORG_URLS: dict[str, OrgUrl] = {
     "tenants:settings": OrgUrl(admin_post={"contact_email": "hijack@example.com", "default_language": "en"}),
     "documents:list": OrgUrl(),
     "documents:detail": OrgUrl(objects=lambda w: {"document_id": w.victim_document.pk}),
+    # Supplier administrators
+    "connections:requests": OrgUrl(kind="supplier", admin_get=True),
+    "connections:search": OrgUrl(kind="supplier", get=False, admin_post={"query": "victim"}),
+    "connections:request_new": OrgUrl(kind="supplier", admin_get=True, admin_post={}),
+    "connections:suggestion_connect": OrgUrl(
+        kind="supplier", get=False, objects=lambda w: {"customer_id": w.buyer.organization.pk}, admin_post={}
+    ),
+    # Customer administrators
+    "connections:incoming": OrgUrl(admin_get=True),
+    "connections:incoming_approve": OrgUrl(
+        get=False, objects=lambda w: {"request_id": w.pending_request.pk}, admin_post={}
+    ),
+    "connections:incoming_reject": OrgUrl(
+        admin_get=True, objects=lambda w: {"request_id": w.pending_request.pk}, admin_post={"comment": "no"}
+    ),
+    "connections:supplier_records": OrgUrl(
+        admin_post={"name": "Evil Corp", "contact_email": "evil@example.com", "number": ""}
+    ),
+    "connections:supplier_record_edit": OrgUrl(
+        admin_get=True,
+        objects=lambda w: {"record_id": w.supplier_record.pk},
+        admin_post={"name": "Renamed", "contact_email": "x@example.com", "number": ""},
+    ),
+    "connections:supplier_record_delete": OrgUrl(
+        get=False, objects=lambda w: {"record_id": w.supplier_record.pk}, admin_post={}
+    ),
+    # Both sides
+    "connections:detail": OrgUrl(kind="supplier", objects=lambda w: {"connection_id": w.connection.pk}),
 }
 
 PUBLIC_URLS: dict[str, PublicUrl] = {
@@ -93,18 +145,29 @@ def test_every_url_pattern_has_an_entry():
         )
 
 
+def _side(organization):
+    return Side(
+        organization=organization,
+        admin=MembershipFactory(organization=organization, role=Membership.Role.ADMINISTRATOR).user,
+        member=MembershipFactory(organization=organization, role=Membership.Role.MEMBER).user,
+    )
+
+
 @pytest.fixture
 def world(db):
-    victim = OrganizationFactory(slug="victim", kind="buyer")
-    supplier = OrganizationFactory(slug="victim-supplier", kind="supplier", tier="enterprise")
+    buyer = _side(OrganizationFactory(slug="victim", kind="buyer"))
+    supplier = _side(OrganizationFactory(slug="victim-supplier", kind="supplier", tier="enterprise"))
     outsider = OrganizationFactory(slug="outsider", kind="buyer")
+    record = SupplierRecordFactory(buyer=buyer.organization)
     return World(
-        victim=victim,
-        victim_admin=MembershipFactory(organization=victim, role=Membership.Role.ADMINISTRATOR).user,
-        victim_member=MembershipFactory(organization=victim, role=Membership.Role.MEMBER).user,
-        victim_document=DocumentFactory(buyer=victim, supplier=supplier),
+        buyer=buyer,
+        supplier=supplier,
+        victim_document=DocumentFactory(buyer=buyer.organization, supplier=supplier.organization),
+        pending_request=ConnectionRequestFactory(supplier=supplier.organization, customer=buyer.organization),
+        connection=ConnectionFactory(supplier=supplier.organization, customer=buyer.organization),
+        supplier_record=record,
         outsider=MembershipFactory(organization=outsider, role=Membership.Role.ADMINISTRATOR).user,
-        outsider_document=DocumentFactory(buyer=outsider, supplier=supplier),
+        outsider_document=DocumentFactory(buyer=outsider, supplier=supplier.organization),
     )
 
 
@@ -121,7 +184,7 @@ def _normalized(response) -> str:
 @pytest.mark.parametrize("name", sorted(ORG_URLS))
 def test_anonymous_is_sent_to_sign_in(client, world, name):
     case = ORG_URLS[name]
-    url = _url(name, world.victim.slug, case.objects(world))
+    url = _url(name, world.side(case.kind).organization.slug, case.objects(world))
     for method in ("get", "post"):
         response = getattr(client, method)(url)
         assert response.status_code == 302, (method, url)
@@ -133,7 +196,7 @@ def test_outsider_gets_the_same_404_as_for_nothing(client, world, name):
     case = ORG_URLS[name]
     client.force_login(world.outsider)
     kwargs = case.objects(world)
-    victims_url = _url(name, world.victim.slug, kwargs)
+    victims_url = _url(name, world.side(case.kind).organization.slug, kwargs)
     nowhere_url = _url(name, "no-such-organization", kwargs)
     victim = client.get(victims_url)
     nowhere = client.get(nowhere_url)
@@ -143,8 +206,9 @@ def test_outsider_gets_the_same_404_as_for_nothing(client, world, name):
     assert client.post(victims_url, case.admin_post or {}).status_code == 404
     if kwargs:
         # The victim's object under the outsider's own organization: the same 404 as a missing object.
-        theirs = client.get(_url(name, "outsider", kwargs))
-        missing = client.get(_url(name, "outsider", dict.fromkeys(kwargs, 987654321)))
+        method = client.get if case.get or case.admin_get else client.post
+        theirs = method(_url(name, "outsider", kwargs))
+        missing = method(_url(name, "outsider", dict.fromkeys(kwargs, 987654321)))
         assert theirs.status_code == missing.status_code == 404
         assert _normalized(theirs) == _normalized(missing)
 
@@ -152,16 +216,36 @@ def test_outsider_gets_the_same_404_as_for_nothing(client, world, name):
 @pytest.mark.parametrize("name", sorted(ORG_URLS))
 def test_member_lacking_the_role(client, world, name):
     case = ORG_URLS[name]
-    url = _url(name, world.victim.slug, case.objects(world))
-    client.force_login(world.victim_member)
-    if case.get:
+    side = world.side(case.kind)
+    url = _url(name, side.organization.slug, case.objects(world))
+    client.force_login(side.member)
+    if case.admin_get:
+        response = client.get(url)
+        assert response.status_code == 403
+        assert b"administrators" in response.content
+    elif case.get:
         assert client.get(url).status_code == 200
     if case.admin_post is not None:
         response = client.post(url, case.admin_post)
         assert response.status_code == 403
         assert b"administrators" in response.content
-        client.force_login(world.victim_admin)
+        client.force_login(side.admin)
         assert client.post(url, case.admin_post).status_code in (200, 302)
+    if case.admin_get:
+        client.force_login(side.admin)
+        assert client.get(url).status_code in (200, 302)
+
+
+@pytest.mark.parametrize("name", sorted(ORG_URLS))
+def test_the_other_kind_of_organization_gets_404_or_its_page(client, world, name):
+    """Supplier pages do not exist for buyers and the reverse; shared pages answer both."""
+    case = ORG_URLS[name]
+    other = world.supplier if case.kind == "buyer" else world.buyer
+    client.force_login(other.admin)
+    response = client.get(_url(name, other.organization.slug, case.objects(world)))
+    assert response.status_code in (200, 302, 404, 405)
+    if name.startswith("connections:") and name != "connections:detail" and case.get:
+        assert response.status_code == 404
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC_URLS))
@@ -172,7 +256,7 @@ def test_public_urls_as_anonymous(client, db, name):
 
 
 def test_admin_is_for_platform_staff_only(client, world):
-    for user in (None, world.outsider, world.victim_admin):
+    for user in (None, world.outsider, world.buyer.admin):
         if user:
             client.force_login(user)
         for url in (reverse("admin:index"), reverse("admin:tenants_organization_changelist")):
