@@ -10,8 +10,13 @@ PORT ?= 8000
 
 .PHONY: run test lint format install messages makemessages migrate demo clean
 
+# The web server, plus a Celery worker with beat for scheduled work (request expiry, later digests).
+# Without REDIS_URL the worker uses kombu's filesystem transport under var/celery/: no service to install.
 run: install messages migrate demo
 	@echo "Parley at http://$(HOST):$(PORT)/ (demo logins in README.md; emails land in var/mail/)"
+	$(PY) -m celery -A config worker --beat --pool solo --loglevel WARNING \
+		--schedule var/celerybeat-schedule & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install messages

@@ -48,8 +48,9 @@ class World:
 class OrgUrl:
     """A URL under /o/<org_slug>/, exercised on the victim organization of `kind`.
 
-    `objects` builds the kwargs naming the victim's objects. `get`: a member's GET answers 200. `admin_get`: GET
-    needs an administrator (a member gets 403). `admin_post`: POST needs an administrator (a member gets 403).
+    `objects` builds the kwargs naming the victim's objects. `get`: a member's GET answers 200.
+    `admin_get`: GET needs an administrator (a member gets 403). `admin_post`: POST needs an administrator
+    (a member gets 403).
     """
 
     objects: Callable[[World], dict] = lambda world: {}

@@ -34,6 +34,11 @@ def test_embedded_defaults_need_no_service(tmp_path):
     env = {"PARLEY_VAR_DIR": str(tmp_path)}
     assert settings_value("s.DATABASES['default']['ENGINE']", **env) == "django.db.backends.sqlite3"
     assert settings_value("s.CELERY_TASK_ALWAYS_EAGER", **env) == "True"
+    # Scheduled work without Redis: beat and a worker talk through files under var/celery/.
+    assert settings_value("s.CELERY_BROKER_URL", **env) == "filesystem://"
+    assert settings_value("s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_in']", **env) == str(
+        tmp_path / "celery" / "queue"
+    )
     assert settings_value("s.EMAIL_BACKEND", **env).endswith("filebased.EmailBackend")
     assert settings_value("s.EMAIL_FILE_PATH", **env) == str(tmp_path / "mail")
     assert settings_value("s.STORAGES['default']['BACKEND']", **env).endswith("FileSystemStorage")

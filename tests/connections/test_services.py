@@ -160,11 +160,13 @@ def test_expiry_after_30_days_is_idempotent_and_allows_asking_again(
 def test_an_expired_but_unswept_request_cannot_be_approved(supplier_membership, buyer_membership, buyer):
     with time_machine.travel("2026-01-01 09:00 +0000", tick=False):
         request = send(supplier_membership, buyer)
-    with time_machine.travel("2026-02-15 09:00 +0000", tick=False):
-        with pytest.raises(services.ConnectionRefused, match="expired"):
-            services.connection_request_approve(
-                actor=buyer_membership.user, membership=buyer_membership, request=request
-            )
+    with (
+        time_machine.travel("2026-02-15 09:00 +0000", tick=False),
+        pytest.raises(services.ConnectionRefused, match="expired"),
+    ):
+        services.connection_request_approve(
+            actor=buyer_membership.user, membership=buyer_membership, request=request
+        )
     request.refresh_from_db()
     assert request.status != "approved"
     assert not Connection.objects.exists()
@@ -172,7 +174,7 @@ def test_an_expired_but_unswept_request_cannot_be_approved(supplier_membership, 
 
 def test_search_limit_is_five_in_any_24_hours(supplier_membership):
     with time_machine.travel("2026-03-01 08:00 +0000", tick=False) as traveller:
-        for hour in range(5):
+        for _ in range(5):
             services.customer_search(
                 actor=supplier_membership.user, membership=supplier_membership, query="a"
             )

@@ -86,7 +86,9 @@ def test_suggestion_and_search_flows_then_the_customer_answers(page):
     # Supplier: the table shows both answers; the approved customer is a link with its linked records.
     sign_in(page, "dana@acme.example")
     page.goto("/o/acme/connections/requests/")
-    expect(page.get_by_role("row", name=re.compile("Nordwind.*Rejected"))).to_contain_text("We buy centrally.")
+    expect(page.get_by_role("row", name=re.compile("Nordwind.*Rejected"))).to_contain_text(
+        "We buy centrally."
+    )
     # Rejected is not final: one of three requests is used, so Nordwind is suggested again.
     expect(page.get_by_role("row", name=re.compile("Nordwind.*Connect"))).to_contain_text("Suggested")
     link = page.get_by_role("link", name="Sabiá Varejo Ltda.")
