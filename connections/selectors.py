@@ -135,12 +135,9 @@ def pair_state(*, supplier: Organization, customer: Organization) -> tuple[bool,
     return connected, bool(counts["pending"]), counts["total"]
 
 
-def access_buyer(*, id: int) -> Organization:
-    """A buyer by id, for a supplier about to send it a request. Http404 for a non-buyer or nobody."""
-    buyer = Organization.objects.filter(pk=id, kind=Organization.Kind.BUYER).first()
-    if buyer is None:
-        raise Http404
-    return buyer
+def buyer_or_none(*, id: int) -> Organization | None:
+    """A buyer by id, for a supplier about to send it a request; None for a non-buyer or nobody."""
+    return Organization.objects.filter(pk=id, kind=Organization.Kind.BUYER).first()
 
 
 # Both sides ------------------------------------------------------------------------------------------------

@@ -121,7 +121,10 @@ def connection_request_new(request):
     if customer_id is None:
         messages.error(request, _("Select the customer from your search results again."))
         return redirect("connections:requests", org_slug=request.organization.slug)
-    customer = selectors.access_buyer(id=customer_id)
+    customer = selectors.buyer_or_none(id=customer_id)
+    if customer is None:
+        messages.error(request, _("This customer is no longer on Parley. Search again."))
+        return redirect("connections:requests", org_slug=request.organization.slug)
     if request.method == "POST" and form.is_valid():
         try:
             services.connection_request_send(

@@ -77,7 +77,9 @@ class TestSupplierTable:
                     SupplierRecordFactory(buyer=request.customer)
                 )
         supplier_client.get(url("requests", supplier))
-        with django_assert_max_num_queries(15):
+        # session, user, membership, switcher, count, page, connections + their records, suggestions (5),
+        # searches left: 12 at 5 rows and at 50.
+        with django_assert_max_num_queries(12):
             response = supplier_client.get(url("requests", supplier))
         assert len(response.context["page"].object_list) == rows
 
@@ -209,11 +211,15 @@ class TestSearchAndRequest:
         assert "could not be verified" in response.content.decode()
         assert not ConnectionRequest.objects.exists()
 
-    def test_token_of_a_non_buyer_or_of_nobody_is_404(self, supplier_client, supplier):
+    def test_a_non_buyer_or_nobody_is_refused_clearly(self, supplier_client, supplier):
         partner = OrganizationFactory(kind="partner")
         for customer_id in (partner.pk, 987654):
             token = sign_selection(supplier_id=supplier.pk, customer_id=customer_id)
-            assert supplier_client.get(url("request_new", supplier), {"customer": token}).status_code == 404
+            attempts = (("get", {"customer": token}), ("post", {"customer": token, "confirm": "on"}))
+            for method, data in attempts:
+                response = getattr(supplier_client, method)(url("request_new", supplier), data, follow=True)
+                assert "This customer is no longer on Parley. Search again." in response.content.decode()
+        assert not ConnectionRequest.objects.exists()
 
     def test_token_of_another_supplier_is_refused(self, supplier_client, supplier, buyer):
         token = sign_selection(supplier_id=supplier.pk + 1000, customer_id=buyer.pk)

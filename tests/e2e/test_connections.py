@@ -53,7 +53,10 @@ def test_suggestion_and_search_flows_then_the_customer_answers(page):
     expect(row).to_contain_text("Pending")
     expect(row).to_contain_text("[System initiated]")
 
-    # Supplier: Search, select, contact, captcha, confirm, Request.
+    # Supplier: the Search button under the table opens "Search for a customer".
+    expect(page.get_by_label("Customer name")).to_be_hidden()
+    page.locator("summary", has_text="Search").click()
+    expect(page.get_by_role("heading", name="Search for a customer")).to_be_visible()
     page.get_by_label("Customer name").fill("sabi")
     page.get_by_role("button", name="Search", exact=True).click()
     page.get_by_role("link", name="Select Sabiá Varejo Ltda.").click()
