@@ -8,6 +8,7 @@ from tenants.admin import OrganizationAdmin
 from tenants.models import Organization
 
 from . import services
+from .matching import record_keys
 from .models import Connection, ConnectionRequest, CustomerSearch, SupplierRecord
 
 
@@ -20,11 +21,8 @@ class SupplierRecordAdmin(admin.ModelAdmin):
     list_select_related = ["buyer"]
 
     def save_model(self, request, obj, form, change):
-        # The matching keys are derived, as in services.supplier_record_save.
-        from .matching import email_domain, name_key
-
-        obj.name_key = name_key(obj.name)
-        obj.email_domain = email_domain(obj.contact_email)
+        for field, value in record_keys(obj.name, obj.contact_email).items():
+            setattr(obj, field, value)
         super().save_model(request, obj, form, change)
 
 

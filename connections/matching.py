@@ -84,3 +84,8 @@ def email_domain(email: str) -> str:
     """The domain of an address, lowercased; empty for public mailbox providers, which match nobody."""
     domain = email.rpartition("@")[2].strip().lower()
     return "" if domain in FREEMAIL_DOMAINS else domain
+
+
+def record_keys(name: str, contact_email: str) -> dict[str, str]:
+    """The indexed fields a supplier record is matched on, derived from what the buyer typed."""
+    return {"name_key": name_key(name), "email_domain": email_domain(contact_email)}

@@ -17,7 +17,7 @@ from documents.models import Document
 from tenants.models import AuditLogEntry, Membership, Organization, User
 
 from . import selectors
-from .matching import email_domain, name_key
+from .matching import record_keys
 from .models import (
     MAX_REQUESTS_PER_PAIR,
     REQUEST_LIFETIME,
@@ -74,8 +74,8 @@ def supplier_record_save(
     record.name = data["name"].strip()
     record.contact_email = data["contact_email"].strip()
     record.number = (data.get("number") or "").strip()
-    record.name_key = name_key(record.name)
-    record.email_domain = email_domain(record.contact_email)
+    for field, value in record_keys(record.name, record.contact_email).items():
+        setattr(record, field, value)
     try:
         with transaction.atomic():
             record.save()

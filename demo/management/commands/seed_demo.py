@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from connections.matching import email_domain, name_key
+from connections.matching import record_keys
 from connections.models import Connection, ConnectionRequest, SupplierRecord
 from documents.models import Document
 from tenants.models import Membership, Organization, User
@@ -261,12 +261,7 @@ class Command(BaseCommand):
                 SupplierRecord.objects.get_or_create(
                     buyer=organizations[buyer_slug],
                     name=name,
-                    defaults={
-                        "contact_email": email,
-                        "number": number,
-                        "name_key": name_key(name),
-                        "email_domain": email_domain(email),
-                    },
+                    defaults={"contact_email": email, "number": number, **record_keys(name, email)},
                 )
         created = 0
         now = timezone.now()
