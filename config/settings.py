@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "tenants",
     "documents",
     "connections",
+    "messaging",
     "demo",
 ]
 

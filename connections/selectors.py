@@ -209,3 +209,18 @@ def matching_supplier_records(*, buyer: Organization, supplier: Organization) ->
     if domains:
         match |= Q(email_domain__in=domains)
     return SupplierRecord.objects.filter(match, buyer=buyer)
+
+
+def are_connected(*, supplier: Organization, customer: Organization) -> bool:
+    return Connection.objects.filter(supplier=supplier, customer=customer).exists()
+
+
+def connected_organizations(*, organization: Organization, query: str = "") -> QuerySet[Organization]:
+    """The organizations a supplier or buyer is connected with, by name: whom it can message."""
+    ids = Connection.objects.filter(Q(supplier=organization) | Q(customer=organization)).values_list(
+        "customer_id" if organization.is_supplier else "supplier_id", flat=True
+    )
+    counterparts = Organization.objects.filter(pk__in=ids)
+    if query.strip():
+        counterparts = counterparts.filter(name__icontains=query.strip())
+    return counterparts.order_by("name")

@@ -6,13 +6,15 @@ Idempotent: every row is looked up by its natural key first, so a second run cha
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.postgres.search import SearchVector
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from connections.matching import record_keys
 from connections.models import Connection, ConnectionRequest, SupplierRecord
 from documents.models import Document
+from messaging.models import Conversation, Message, Participant
 from tenants.models import Membership, Organization, User
 
 DEMO_PASSWORD = "parley-demo"  # noqa: S105 - documented in the README, demo data only
@@ -169,6 +171,66 @@ CONNECTION_REQUESTS = [
     ("ferro", "nordwind", Status.PENDING, 27, "admin@nordwind.example", ""),
 ]
 
+# supplier, buyer, document number (or None), subject, [(author email, hours ago, body)]
+CONVERSATIONS = [
+    (
+        "acme",
+        "nordwind",
+        "45000001",
+        "Delivery date for PO 45000001",
+        [
+            (
+                "admin@nordwind.example",
+                50,
+                "Hello, can you confirm the delivery date for this order?\nWe need it by Friday.",
+            ),
+            ("admin@acme.example", 47, "Hi Greta, yes: it ships on Wednesday and arrives Thursday."),
+            (
+                "member@nordwind.example",
+                3,
+                "Thank you! Could you send the tracking link once it ships? https://example.com/track",
+            ),
+        ],
+    ),
+    (
+        "acme",
+        "nordwind",
+        None,
+        "Price list 2027",
+        [
+            (
+                "admin@acme.example",
+                26,
+                "Dear Nordwind team, our price list for 2027 is ready. Shall I send it?",
+            ),
+        ],
+    ),
+    (
+        "kettu",
+        "mazur",
+        "INV-2026-0024",
+        "Question about invoice INV-2026-0024",
+        [
+            (
+                "admin@mazur.example",
+                30,
+                "Dzień dobry, the invoice total differs from the order by 12 PLN. Can you check?",
+            ),
+            ("admin@kettu.example", 6, "Hei! You are right, we will send a corrected invoice today."),
+        ],
+    ),
+    (
+        "ferro",
+        "sabia",
+        None,
+        "Catálogo de peças",
+        [
+            ("admin@sabia.example", 80, "Olá, vocês têm o catálogo atualizado de peças?"),
+            ("admin@ferro.example", 76, "Sim, segue em anexo na próxima semana."),
+        ],
+    ),
+]
+
 PO_STATUSES = [Document.Status.NEW, Document.Status.CONFIRMED, Document.Status.SHIPPED]
 INVOICE_STATUSES = [Document.Status.SENT, Document.Status.APPROVED, Document.Status.PAID]
 
@@ -246,6 +308,7 @@ class Command(BaseCommand):
                 created_documents += created
 
         created_requests = self._connections(organizations)
+        self._conversations(organizations)
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -291,6 +354,44 @@ class Command(BaseCommand):
                     *[r for r in records if r.email_domain.endswith(f"{supplier_slug}.example")]
                 )
         return created
+
+    def _conversations(self, organizations) -> None:
+        now = timezone.now()
+        for supplier_slug, buyer_slug, number, subject, thread in CONVERSATIONS:
+            supplier, buyer = organizations[supplier_slug], organizations[buyer_slug]
+            if Conversation.objects.filter(subject=subject, participants__organization=supplier).exists():
+                continue
+            document = Document.objects.filter(number=number, buyer=buyer).first() if number else None
+            times = [now - timedelta(hours=hours) for _, hours, _ in thread]
+            conversation = Conversation.objects.create(
+                subject=subject,
+                document=document,
+                created_at=times[0],
+                last_message_at=times[-1],
+                last_message_snippet=thread[-1][2][:200],
+                message_count=len(thread),
+            )
+            Participant.objects.bulk_create(
+                [
+                    Participant(conversation=conversation, organization=o, last_message_at=times[-1])
+                    for o in (supplier, buyer)
+                ]
+            )
+            for (email, _, body), sent_at in zip(thread, times, strict=True):
+                author = User.objects.get(email=email)
+                organization = supplier if email.endswith(f"@{supplier_slug}.example") else buyer
+                Message.objects.create(
+                    conversation=conversation,
+                    author=author,
+                    author_organization=organization,
+                    body=body,
+                    created_at=sent_at,
+                )
+
+        if connection.vendor == "postgresql":  # as messaging.services does for every new message
+            Message.objects.filter(search_vector__isnull=True).update(
+                search_vector=SearchVector("body", config="simple")
+            )
 
     def _user(self, email: str, full_name: str) -> tuple[User, bool]:
         first_name, _, last_name = full_name.partition(" ")

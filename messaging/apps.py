@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MessagingConfig(AppConfig):
+    name = "messaging"
+    verbose_name = _("Messages")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (moves conversations when supplier accounts merge)

@@ -1,0 +1,151 @@
+"""Reads of conversations and messages, always for one organization and, for read state, one user."""
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from documents.models import Document
+from tenants.models import Organization, User
+
+from .models import Attachment, Conversation, Message, Participant, ReadState
+
+INBOX_FILTERS = ("unread", "context_free", "purchase_order", "invoice")
+
+
+def _unread_for(user: User):
+    """Unread messages of the row's conversation for this user; never opened means all of them."""
+    state = ReadState.objects.filter(user=user, conversation=OuterRef("conversation_id")).values("unread_count")[:1]
+    return Coalesce(
+        Subquery(state, output_field=IntegerField()), F("conversation__message_count"), output_field=IntegerField()
+    )
+
+
+def _counterpart(field: str):
+    other = Participant.objects.filter(conversation=OuterRef("conversation_id")).exclude(
+        organization=OuterRef("organization_id")
+    )
+    return Subquery(other.values(field)[:1])
+
+
+def message_matches(query: str):
+    """Messages whose text matches: PostgreSQL full-text search on the stored vector, else a substring."""
+    if connection.vendor == "postgresql":
+        return Q(search_vector=SearchQuery(query, config="simple", search_type="websearch"))
+    return Q(body__icontains=query)
+
+
+def inbox(*, organization: Organization, user: User, filter: str = "", query: str = "") -> QuerySet[Participant]:
+    """The organization's conversations, newest activity first, each with its counterpart, document and the
+    user's unread count: one query for any number of rows."""
+    rows = (
+        Participant.objects.filter(organization=organization)
+        .select_related("conversation", "conversation__document")
+        .annotate(
+            unread=_unread_for(user),
+            counterpart_name=_counterpart("organization__name"),
+            counterpart_id=_counterpart("organization_id"),
+        )
+    )
+    if filter == "unread":
+        rows = rows.filter(unread__gt=0)
+    elif filter == "context_free":
+        rows = rows.filter(conversation__document__isnull=True)
+    elif filter in (Document.Kind.PURCHASE_ORDER, Document.Kind.INVOICE):
+        rows = rows.filter(conversation__document__kind=filter)
+    query = " ".join(query.split())[:100]
+    if query:
+        matching_messages = Message.objects.filter(message_matches(query), conversation=OuterRef("conversation_id"))
+        rows = rows.filter(
+            Q(conversation__subject__icontains=query)
+            | Q(conversation__document__number__icontains=query)
+            | Q(counterpart_name__icontains=query)
+            | Exists(matching_messages)
+        )
+    return rows.order_by("-last_message_at", "-id")
+
+
+def unread_total(*, organization: Organization, user: User) -> int:
+    """Messages the user has not read, over all the organization's conversations."""
+    result = Participant.objects.filter(organization=organization).aggregate(total=Sum(_unread_for(user)))
+    return result["total"] or 0
+
+
+def live_version(*, organization: Organization, user: User) -> str:
+    """Changes whenever a message arrives for the organization or the user reads something.
+
+    One statement with two index-only lookups (participant_inbox, read_state_recent), whatever the history.
+    """
+    latest = (
+        Participant.objects.filter(organization=organization)
+        .order_by("-last_message_at")
+        .values("last_message_at")[:1]
+    )
+    read = ReadState.objects.filter(user=user).order_by("-updated_at").values("updated_at")[:1]
+    row = (
+        Organization.objects.filter(pk=organization.pk)
+        .annotate(latest=Subquery(latest), read=Subquery(read))
+        .values("latest", "read")
+        .first()
+        or {}
+    )
+    latest, read = row.get("latest"), row.get("read")
+    return f"{latest.timestamp() if latest else 0:.6f}-{read.timestamp() if read else 0:.6f}"
+
+
+def access_conversation(*, organization: Organization, user: User, id: int) -> Conversation:
+    """A conversation the organization takes part in. Http404 whether it does not exist or is not theirs."""
+    conversation = (
+        Conversation.objects.filter(pk=id, participants__organization=organization)
+        .select_related("document")
+        .first()
+    )
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def counterpart_of(*, conversation: Conversation, organization: Organization) -> Organization:
+    return Organization.objects.filter(conversation_rows__conversation=conversation).exclude(pk=organization.pk).get()
+
+
+def conversation_messages(*, conversation: Conversation, after_id: int = 0) -> QuerySet[Message]:
+    return (
+        conversation.messages.filter(id__gt=after_id)
+        .select_related("author", "author_organization")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+
+
+def new_messages_check(*, organization: Organization, conversation_id: int, after_id: int) -> bool | None:
+    """For the live view: None when the conversation is not the organization's, else whether it has messages
+    after after_id. One indexed query."""
+    newer = Message.objects.filter(conversation_id=conversation_id, id__gt=after_id)
+    row = (
+        Participant.objects.filter(conversation_id=conversation_id, organization=organization)
+        .annotate(has_new=Exists(newer))
+        .values_list("has_new", flat=True)
+        .first()
+    )
+    return row
+
+
+def document_conversations(*, organization: Organization, user: User, document: Document) -> QuerySet[Participant]:
+    return inbox(organization=organization, user=user).filter(conversation__document=document)
+
+
+def access_attachment(*, organization: Organization, user: User, id: int) -> Attachment:
+    """A file of a message in one of the organization's conversations. Http404 otherwise."""
+    attachment = Attachment.objects.filter(
+        pk=id, message__conversation__participants__organization=organization
+    ).first()
+    if attachment is None:
+        raise Http404
+    return attachment
+
+
+def has_any_conversation(*, organization: Organization) -> bool:
+    return Participant.objects.filter(organization=organization).exists()
+

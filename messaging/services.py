@@ -1,0 +1,225 @@
+"""Every write to conversations, messages, attachments and read state."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchVector
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from documents.models import Document
+from tenants.models import Membership, Organization, User
+
+from .models import MAX_ATTACHMENTS, MAX_BODY_LENGTH, Attachment, Conversation, Message, Participant, ReadState
+from .policy import can_send
+from .signals import message_posted
+from .uploads import check_upload
+
+
+class MessagingRefused(Exception):
+    """A message the rules do not allow; the text says why, for the person who tried."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    file: UploadedFile
+    name: str
+
+
+def prepare_uploads(files: Sequence[UploadedFile]) -> list[Upload]:
+    """Checks every file (ValidationError naming the first bad one) and the count of files."""
+    if len(files) > MAX_ATTACHMENTS:
+        raise ValidationError(
+            _("You can attach at most %(max)d files to a message; you chose %(count)d.")
+            % {"max": MAX_ATTACHMENTS, "count": len(files)}
+        )
+    return [Upload(file=f, name=check_upload(f)) for f in files]
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise MessagingRefused(_("Write a message before sending."))
+    if len(body) > MAX_BODY_LENGTH:
+        raise MessagingRefused(
+            _("A message can be at most %(max)s characters long.") % {"max": f"{MAX_BODY_LENGTH:,}"}
+        )
+    return body
+
+
+def _post(
+    *,
+    conversation: Conversation,
+    actor: User,
+    organization: Organization,
+    body: str,
+    uploads: Sequence[Upload],
+    source: str,
+    client_token: uuid.UUID | None,
+) -> Message:
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        author=actor,
+        author_organization=organization,
+        body=body,
+        source=source,
+        created_at=now,
+        client_token=client_token,
+    )
+    for upload in uploads:
+        # Saved through the storage backend from the upload's temporary file, chunk by chunk.
+        Attachment.objects.create(
+            message=message,
+            file=upload.file,
+            name=upload.name,
+            size=upload.file.size,
+            content_type=(upload.file.content_type or "application/octet-stream")[:100],
+        )
+    if connection.vendor == "postgresql":
+        Message.objects.filter(pk=message.pk).update(search_vector=SearchVector("body", config="simple"))
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=now, last_message_snippet=body[:200], message_count=F("message_count") + 1
+    )
+    Participant.objects.filter(conversation=conversation).update(last_message_at=now)
+    ReadState.objects.filter(conversation=conversation).exclude(user=actor).update(
+        unread_count=F("unread_count") + 1, updated_at=now
+    )
+    ReadState.objects.update_or_create(
+        user=actor, conversation=conversation, defaults={"unread_count": 0, "last_read_at": now, "updated_at": now}
+    )
+    transaction.on_commit(
+        lambda: message_posted.send(sender=Message, message_id=message.pk, conversation_id=conversation.pk)
+    )
+    return message
+
+
+def _already_sent(client_token: uuid.UUID | None, actor: User) -> Message | None:
+    if client_token is None:
+        return None
+    return Message.objects.filter(client_token=client_token, author=actor).select_related("conversation").first()
+
+
+def _refuse_unless(decision) -> None:
+    if not decision:
+        raise MessagingRefused(decision.reason)
+
+
+@transaction.atomic
+def conversation_start(
+    *,
+    actor: User,
+    membership: Membership,
+    counterpart: Organization,
+    subject: str,
+    body: str,
+    uploads: Sequence[Upload] = (),
+    document: Document | None = None,
+    source: str = Message.Source.WEB,
+    client_token: uuid.UUID | None = None,
+) -> Conversation:
+    """Start a conversation with its first message, free-standing or about a document both parties share.
+
+    Refused (MessagingRefused) by messaging.policy.can_send (tier, messaging switch, connection), for an empty
+    subject or body, a body over 10,000 characters, or a document that is not between the two. A form sent twice
+    (same client_token) returns the conversation the first one started.
+    """
+    existing = _already_sent(client_token, actor)
+    if existing is not None:
+        return existing.conversation
+    organization = membership.organization
+    _refuse_unless(can_send(organization=organization, counterpart=counterpart))
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise MessagingRefused(_("Write a subject before sending."))
+    if document is not None and {document.buyer_id, document.supplier_id} != {organization.pk, counterpart.pk}:
+        raise MessagingRefused(_("This document is not between you and %(name)s.") % {"name": counterpart.name})
+    body = _clean_body(body)
+    conversation = Conversation.objects.create(subject=subject[:200], document=document, created_by=actor)
+    Participant.objects.bulk_create(
+        [Participant(conversation=conversation, organization=o) for o in (organization, counterpart)]
+    )
+    try:
+        with transaction.atomic():
+            _post(
+                conversation=conversation,
+                actor=actor,
+                organization=organization,
+                body=body,
+                uploads=uploads,
+                source=source,
+                client_token=client_token,
+            )
+    except IntegrityError:  # the same form, sent twice at the same moment
+        transaction.set_rollback(True)
+        existing = _already_sent(client_token, actor)
+        if existing is None:
+            raise
+        return existing.conversation
+    return conversation
+
+
+@transaction.atomic
+def message_post(
+    *,
+    actor: User,
+    membership: Membership,
+    conversation: Conversation,
+    body: str,
+    uploads: Sequence[Upload] = (),
+    source: str = Message.Source.WEB,
+    client_token: uuid.UUID | None = None,
+) -> Message:
+    """Reply in a conversation the actor's organization takes part in.
+
+    Refused (MessagingRefused) by messaging.policy.can_send (closed conversation, tier, messaging switch,
+    connection), for an empty body or one over 10,000 characters. A form sent twice returns the first message.
+    """
+    existing = _already_sent(client_token, actor)
+    if existing is not None:
+        return existing
+    organization = membership.organization
+    # One writer at a time per conversation keeps the counters right.
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    counterpart = (
+        Organization.objects.filter(conversation_rows__conversation=conversation).exclude(pk=organization.pk).first()
+    )
+    if counterpart is None or not Participant.objects.filter(
+        conversation=conversation, organization=organization
+    ).exists():
+        raise MessagingRefused(_("Your organization does not take part in this conversation."))
+    _refuse_unless(can_send(organization=organization, counterpart=counterpart, conversation=conversation))
+    body = _clean_body(body)
+    try:
+        with transaction.atomic():
+            return _post(
+                conversation=conversation,
+                actor=actor,
+                organization=organization,
+                body=body,
+                uploads=uploads,
+                source=source,
+                client_token=client_token,
+            )
+    except IntegrityError:
+        existing = _already_sent(client_token, actor)
+        if existing is None:
+            raise
+        return existing
+
+
+def conversation_mark_read(*, user: User, conversation: Conversation) -> None:
+    """Everything in the conversation is read for this user now (writes only when something was unread)."""
+    now = timezone.now()
+    updated = ReadState.objects.filter(user=user, conversation=conversation, unread_count__gt=0).update(
+        unread_count=0, last_read_at=now, updated_at=now
+    )
+    if not updated:
+        ReadState.objects.get_or_create(
+            user=user, conversation=conversation, defaults={"last_read_at": now, "updated_at": now}
+        )

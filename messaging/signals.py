@@ -1,0 +1,5 @@
+from django.dispatch import Signal
+
+# Sent after the transaction that saved a message commits (arguments: message_id, conversation_id).
+# notifications listens to it; nothing slow happens in the request itself.
+message_posted = Signal()

@@ -1,0 +1,254 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from connections.selectors import connected_organizations
+from documents.selectors import access_document
+from tenants.decorators import organization_required
+
+from . import selectors, services
+from .forms import ComposeForm, DocumentConversationForm, InboxFilterForm, ReplyForm
+from .policy import can_send
+
+MESSAGING_KINDS = {"buyer", "supplier"}
+
+
+def _messaging_org(request) -> None:
+    """The Messages tab exists for suppliers and buyers (partners and merchants get theirs in #5)."""
+    if request.organization.kind not in MESSAGING_KINDS:
+        raise Http404
+
+
+def _no_content() -> HttpResponse:
+    return HttpResponse(status=204)
+
+
+@require_GET
+@organization_required
+def inbox(request):
+    _messaging_org(request)
+    form = InboxFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = selectors.inbox(
+        organization=request.organization,
+        user=request.user,
+        filter=filters.get("filter", ""),
+        query=filters.get("q", ""),
+    )
+    page = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "messaging/inbox.html"
+    if request.htmx and request.htmx.target == "conversation-list":
+        template += "#conversation-list"
+    return render(
+        request,
+        template,
+        {"form": form, "page": page, "filtered": bool(filters.get("filter") or filters.get("q"))},
+    )
+
+
+def _sending_state(request, counterpart, conversation=None):
+    """What the composer shows: the form, or why not (with the buyer's contact information where messaging
+    is off, as SAP Business Network does)."""
+    decision = can_send(organization=request.organization, counterpart=counterpart, conversation=conversation)
+    contact = None
+    if not decision and counterpart.is_buyer and not counterpart.messaging_enabled:
+        contact = None if counterpart.hide_contact_info else counterpart
+    upgrade = request.organization.is_supplier and not request.organization.is_enterprise
+    return decision, contact, upgrade
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def compose(request):
+    """Context-free: pick a connected counterpart (or search among them), subject, message, files, Send."""
+    _messaging_org(request)
+    # "Search among them" narrows the list shown; a posted choice is checked against all of them.
+    query = "" if request.method == "POST" else request.GET.get("q", "")[:100]
+    counterparts = list(connected_organizations(organization=request.organization, query=query))
+    form = ComposeForm(request.POST or None, request.FILES or None, counterparts=counterparts)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            conversation = services.conversation_start(
+                actor=request.user,
+                membership=request.membership,
+                counterpart=data["counterpart"],
+                subject=data["subject"],
+                body=data["body"],
+                uploads=data["files"],
+                client_token=data["client_token"],
+            )
+        except services.MessagingRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            return redirect("messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk)
+    upgrade = request.organization.is_supplier and not request.organization.is_enterprise
+    status = 400 if request.method == "POST" else 200
+    template = "messaging/compose.html"
+    if request.htmx and request.htmx.target == "counterpart-choices":
+        template += "#counterpart-choices"
+    return render(
+        request,
+        template,
+        {"form": form, "counterparts": counterparts, "query": query, "upgrade": upgrade},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def conversation(request, conversation_id: int):
+    _messaging_org(request)
+    conversation = selectors.access_conversation(
+        organization=request.organization, user=request.user, id=conversation_id
+    )
+    counterpart = selectors.counterpart_of(conversation=conversation, organization=request.organization)
+    form = ReplyForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.message_post(
+                actor=request.user,
+                membership=request.membership,
+                conversation=conversation,
+                body=form.cleaned_data["body"],
+                uploads=form.cleaned_data["files"],
+                client_token=form.cleaned_data["client_token"],
+            )
+        except services.MessagingRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            return redirect(
+                "messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk
+            )
+    services.conversation_mark_read(user=request.user, conversation=conversation)
+    thread = list(selectors.conversation_messages(conversation=conversation))
+    decision, contact, upgrade = _sending_state(request, counterpart, conversation)
+    return render(
+        request,
+        "messaging/conversation.html",
+        {
+            "conversation": conversation,
+            "counterpart": counterpart,
+            "thread": thread,
+            "last_id": thread[-1].pk if thread else 0,
+            "form": form,
+            "can_send": decision,
+            "contact": contact,
+            "upgrade": upgrade,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@organization_required
+def conversation_live(request, conversation_id: int):
+    """Polled every few seconds by an open conversation: 204 (one indexed query) until a message arrives."""
+    _messaging_org(request)
+    try:
+        after_id = max(0, int(request.GET.get("after", "0")))
+    except ValueError:
+        after_id = 0
+    has_new = selectors.new_messages_check(
+        organization=request.organization, conversation_id=conversation_id, after_id=after_id
+    )
+    if has_new is None:
+        raise Http404
+    if not has_new:
+        return _no_content()
+    conversation = selectors.access_conversation(
+        organization=request.organization, user=request.user, id=conversation_id
+    )
+    services.conversation_mark_read(user=request.user, conversation=conversation)
+    thread = list(selectors.conversation_messages(conversation=conversation, after_id=after_id))
+    return render(
+        request,
+        "messaging/conversation.html#live",
+        {"conversation": conversation, "thread": thread, "last_id": thread[-1].pk, "live_only": True},
+    )
+
+
+@require_GET
+@organization_required
+def unread_badge(request):
+    """Polled by every page: 204 while nothing changed for this user (one indexed query), else the badge."""
+    _messaging_org(request)
+    version = selectors.live_version(organization=request.organization, user=request.user)
+    if request.GET.get("v") == version:
+        return _no_content()
+    unread = selectors.unread_total(organization=request.organization, user=request.user)
+    return render(request, "_base.html#unread-badge", {"unread": unread, "live_version": version})
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def document_messages(request, document_id: int):
+    """The Messages panel of a purchase order or invoice: its conversations, and a new one about it."""
+    _messaging_org(request)
+    document = access_document(organization=request.organization, user=request.user, id=document_id)
+    counterpart = document.counterpart_of(request.organization)
+    form = DocumentConversationForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            conversation = services.conversation_start(
+                actor=request.user,
+                membership=request.membership,
+                counterpart=counterpart,
+                subject=data["subject"],
+                body=data["body"],
+                uploads=data["files"],
+                document=document,
+                client_token=data["client_token"],
+            )
+        except services.MessagingRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, _("Your message was sent."))
+            return redirect("messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk)
+    decision, contact, upgrade = _sending_state(request, counterpart)
+    template = "messaging/document_messages.html"
+    if request.htmx and request.htmx.target == "document-messages":
+        template += "#panel"
+    return render(
+        request,
+        template,
+        {
+            "document": document,
+            "counterpart": counterpart,
+            "rows": selectors.document_conversations(
+                organization=request.organization, user=request.user, document=document
+            ),
+            "form": form,
+            "can_send": decision,
+            "contact": contact,
+            "upgrade": upgrade,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@organization_required
+def attachment_download(request, attachment_id: int):
+    _messaging_org(request)
+    attachment = selectors.access_attachment(organization=request.organization, user=request.user, id=attachment_id)
+    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+    # Always a download, never rendered: the browser must not guess a type and run it.
+    response["Content-Type"] = "application/octet-stream"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@require_GET
+@organization_required
+def upgrade(request):
+    """What a Standard supplier reads instead of a composer: messaging needs Enterprise, and how to get it."""
+    if not request.organization.is_supplier:
+        raise Http404
+    return render(request, "messaging/upgrade.html")
