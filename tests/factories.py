@@ -98,3 +98,23 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
 
     supplier = factory.SubFactory(SupplierFactory)
     customer = factory.SubFactory(BuyerFactory)
+
+
+def start_conversation(author, counterpart, *, subject="Delivery", body="Hello", document=None, files=()):
+    """A conversation started the way the web starts one (services and all their rules)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from messaging import services
+    from tenants.models import Membership
+
+    membership = Membership.objects.select_related("organization").filter(user=author).first()
+    uploads = services.prepare_uploads([SimpleUploadedFile(name, content) for name, content in files])
+    return services.conversation_start(
+        actor=author,
+        membership=membership,
+        counterpart=counterpart,
+        subject=subject,
+        body=body,
+        uploads=uploads,
+        document=document,
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from messaging.models import Attachment
 from tenants.models import Membership
 from tests.factories import (
     ConnectionFactory,
@@ -19,6 +20,7 @@ from tests.factories import (
     MembershipFactory,
     OrganizationFactory,
     SupplierRecordFactory,
+    start_conversation,
 )
 
 
@@ -37,6 +39,8 @@ class World:
     pending_request: object
     connection: object
     supplier_record: object
+    conversation: object
+    attachment: object
     outsider: object
     outsider_document: object
 
@@ -58,6 +62,7 @@ class OrgUrl:
     get: bool = True
     admin_get: bool = False
     admin_post: dict | None = None
+    ok: tuple[int, ...] = (200,)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,17 @@ ORG_URLS: dict[str, OrgUrl] = {
     ),
     # Both sides
     "connections:detail": OrgUrl(kind="supplier", objects=lambda w: {"connection_id": w.connection.pk}),
+    # Messages (any member of a buyer or supplier)
+    "messaging:inbox": OrgUrl(),
+    "messaging:compose": OrgUrl(),
+    "messaging:badge": OrgUrl(),
+    "messaging:upgrade": OrgUrl(kind="supplier"),
+    "messaging:conversation": OrgUrl(objects=lambda w: {"conversation_id": w.conversation.pk}),
+    "messaging:conversation_live": OrgUrl(
+        objects=lambda w: {"conversation_id": w.conversation.pk}, ok=(200, 204)
+    ),
+    "messaging:document_messages": OrgUrl(objects=lambda w: {"document_id": w.victim_document.pk}),
+    "messaging:attachment": OrgUrl(objects=lambda w: {"attachment_id": w.attachment.pk}),
 }
 
 PUBLIC_URLS: dict[str, PublicUrl] = {
@@ -160,13 +176,19 @@ def world(db):
     supplier = _side(OrganizationFactory(slug="victim-supplier", kind="supplier", tier="enterprise"))
     outsider = OrganizationFactory(slug="outsider", kind="buyer")
     record = SupplierRecordFactory(buyer=buyer.organization)
+    connection = ConnectionFactory(supplier=supplier.organization, customer=buyer.organization)
+    conversation = start_conversation(
+        buyer.admin, supplier.organization, files=[("plan.pdf", b"%PDF-1.4 plan")]
+    )
     return World(
         buyer=buyer,
         supplier=supplier,
         victim_document=DocumentFactory(buyer=buyer.organization, supplier=supplier.organization),
         pending_request=ConnectionRequestFactory(supplier=supplier.organization, customer=buyer.organization),
-        connection=ConnectionFactory(supplier=supplier.organization, customer=buyer.organization),
+        connection=connection,
         supplier_record=record,
+        conversation=conversation,
+        attachment=Attachment.objects.get(message__conversation=conversation),
         outsider=MembershipFactory(organization=outsider, role=Membership.Role.ADMINISTRATOR).user,
         outsider_document=DocumentFactory(buyer=outsider, supplier=supplier.organization),
     )
@@ -225,7 +247,7 @@ def test_member_lacking_the_role(client, world, name):
         assert response.status_code == 403
         assert b"administrators" in response.content
     elif case.get:
-        assert client.get(url).status_code == 200
+        assert client.get(url).status_code in case.ok
     if case.admin_post is not None:
         response = client.post(url, case.admin_post)
         assert response.status_code == 403
