@@ -19,7 +19,14 @@ class ConversationAdmin(admin.ModelAdmin):
     list_filter = ["status", "document__kind", "created_at"]
     search_fields = ["subject", "document__number", "participants__organization__name"]
     list_select_related = ["document"]
-    readonly_fields = ["document", "created_by", "created_at", "last_message_at", "last_message_snippet", "message_count"]
+    readonly_fields = [
+        "document",
+        "created_by",
+        "created_at",
+        "last_message_at",
+        "last_message_snippet",
+        "message_count",
+    ]
     inlines = [ParticipantInline]
     date_hierarchy = "last_message_at"
 

@@ -34,7 +34,9 @@ def can_send(
             if supplier == organization:
                 return Decision(
                     False,
-                    _("Messaging is available to Enterprise suppliers. Upgrade your account to send messages."),
+                    _(
+                        "Messaging is available to Enterprise suppliers. Upgrade your account to send messages."
+                    ),
                 )
             return Decision(
                 False,
@@ -42,7 +44,9 @@ def can_send(
             )
         if not buyer.messaging_enabled:
             if buyer == organization:
-                return Decision(False, _("Your organization has turned messaging off. Turn it on in Settings."))
+                return Decision(
+                    False, _("Your organization has turned messaging off. Turn it on in Settings.")
+                )
             return Decision(
                 False,
                 _("%(name)s has turned messaging off. Contact them using their contact information.")

@@ -16,9 +16,13 @@ INBOX_FILTERS = ("unread", "context_free", "purchase_order", "invoice")
 
 def _unread_for(user: User):
     """Unread messages of the row's conversation for this user; never opened means all of them."""
-    state = ReadState.objects.filter(user=user, conversation=OuterRef("conversation_id")).values("unread_count")[:1]
+    state = ReadState.objects.filter(user=user, conversation=OuterRef("conversation_id")).values(
+        "unread_count"
+    )[:1]
     return Coalesce(
-        Subquery(state, output_field=IntegerField()), F("conversation__message_count"), output_field=IntegerField()
+        Subquery(state, output_field=IntegerField()),
+        F("conversation__message_count"),
+        output_field=IntegerField(),
     )
 
 
@@ -36,7 +40,9 @@ def message_matches(query: str):
     return Q(body__icontains=query)
 
 
-def inbox(*, organization: Organization, user: User, filter: str = "", query: str = "") -> QuerySet[Participant]:
+def inbox(
+    *, organization: Organization, user: User, filter: str = "", query: str = ""
+) -> QuerySet[Participant]:
     """The organization's conversations, newest activity first, each with its counterpart, document and the
     user's unread count: one query for any number of rows."""
     rows = (
@@ -56,7 +62,9 @@ def inbox(*, organization: Organization, user: User, filter: str = "", query: st
         rows = rows.filter(conversation__document__kind=filter)
     query = " ".join(query.split())[:100]
     if query:
-        matching_messages = Message.objects.filter(message_matches(query), conversation=OuterRef("conversation_id"))
+        matching_messages = Message.objects.filter(
+            message_matches(query), conversation=OuterRef("conversation_id")
+        )
         rows = rows.filter(
             Q(conversation__subject__icontains=query)
             | Q(conversation__document__number__icontains=query)
@@ -94,20 +102,24 @@ def live_version(*, organization: Organization, user: User) -> str:
     return f"{latest.timestamp() if latest else 0:.6f}-{read.timestamp() if read else 0:.6f}"
 
 
-def access_conversation(*, organization: Organization, user: User, id: int) -> Conversation:
-    """A conversation the organization takes part in. Http404 whether it does not exist or is not theirs."""
-    conversation = (
-        Conversation.objects.filter(pk=id, participants__organization=organization)
-        .select_related("document")
-        .first()
+def open_conversation(
+    *, organization: Organization, user: User, id: int
+) -> tuple[Conversation, Organization, int | None]:
+    """The conversation page's one read: the conversation, the counterpart organization and the user's unread
+    count there (None when the user never opened it). Http404 whether it does not exist or is not theirs."""
+    state = ReadState.objects.filter(user=user, conversation=OuterRef("conversation_id")).values(
+        "unread_count"
+    )[:1]
+    rows = list(
+        Participant.objects.filter(conversation_id=id)
+        .select_related("organization", "conversation", "conversation__document")
+        .annotate(my_unread=Subquery(state, output_field=IntegerField()))
     )
-    if conversation is None:
+    own = next((row for row in rows if row.organization_id == organization.pk), None)
+    other = next((row for row in rows if row.organization_id != organization.pk), None)
+    if own is None or other is None:
         raise Http404
-    return conversation
-
-
-def counterpart_of(*, conversation: Conversation, organization: Organization) -> Organization:
-    return Organization.objects.filter(conversation_rows__conversation=conversation).exclude(pk=organization.pk).get()
+    return own.conversation, other.organization, own.my_unread
 
 
 def conversation_messages(*, conversation: Conversation, after_id: int = 0) -> QuerySet[Message]:
@@ -132,7 +144,9 @@ def new_messages_check(*, organization: Organization, conversation_id: int, afte
     return row
 
 
-def document_conversations(*, organization: Organization, user: User, document: Document) -> QuerySet[Participant]:
+def document_conversations(
+    *, organization: Organization, user: User, document: Document
+) -> QuerySet[Participant]:
     return inbox(organization=organization, user=user).filter(conversation__document=document)
 
 
@@ -148,4 +162,3 @@ def access_attachment(*, organization: Organization, user: User, id: int) -> Att
 
 def has_any_conversation(*, organization: Organization) -> bool:
     return Participant.objects.filter(organization=organization).exists()
-

@@ -15,7 +15,15 @@ from django.utils.translation import gettext as _
 from documents.models import Document
 from tenants.models import Membership, Organization, User
 
-from .models import MAX_ATTACHMENTS, MAX_BODY_LENGTH, Attachment, Conversation, Message, Participant, ReadState
+from .models import (
+    MAX_ATTACHMENTS,
+    MAX_BODY_LENGTH,
+    Attachment,
+    Conversation,
+    Message,
+    Participant,
+    ReadState,
+)
 from .policy import can_send
 from .signals import message_posted
 from .uploads import check_upload
@@ -91,7 +99,9 @@ def _post(
         unread_count=F("unread_count") + 1, updated_at=now
     )
     ReadState.objects.update_or_create(
-        user=actor, conversation=conversation, defaults={"unread_count": 0, "last_read_at": now, "updated_at": now}
+        user=actor,
+        conversation=conversation,
+        defaults={"unread_count": 0, "last_read_at": now, "updated_at": now},
     )
     transaction.on_commit(
         lambda: message_posted.send(sender=Message, message_id=message.pk, conversation_id=conversation.pk)
@@ -102,7 +112,9 @@ def _post(
 def _already_sent(client_token: uuid.UUID | None, actor: User) -> Message | None:
     if client_token is None:
         return None
-    return Message.objects.filter(client_token=client_token, author=actor).select_related("conversation").first()
+    return (
+        Message.objects.filter(client_token=client_token, author=actor).select_related("conversation").first()
+    )
 
 
 def _refuse_unless(decision) -> None:
@@ -137,8 +149,13 @@ def conversation_start(
     subject = " ".join((subject or "").split())
     if not subject:
         raise MessagingRefused(_("Write a subject before sending."))
-    if document is not None and {document.buyer_id, document.supplier_id} != {organization.pk, counterpart.pk}:
-        raise MessagingRefused(_("This document is not between you and %(name)s.") % {"name": counterpart.name})
+    if document is not None and {document.buyer_id, document.supplier_id} != {
+        organization.pk,
+        counterpart.pk,
+    }:
+        raise MessagingRefused(
+            _("This document is not between you and %(name)s.") % {"name": counterpart.name}
+        )
     body = _clean_body(body)
     conversation = Conversation.objects.create(subject=subject[:200], document=document, created_by=actor)
     Participant.objects.bulk_create(
@@ -187,11 +204,14 @@ def message_post(
     # One writer at a time per conversation keeps the counters right.
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     counterpart = (
-        Organization.objects.filter(conversation_rows__conversation=conversation).exclude(pk=organization.pk).first()
+        Organization.objects.filter(conversation_rows__conversation=conversation)
+        .exclude(pk=organization.pk)
+        .first()
     )
-    if counterpart is None or not Participant.objects.filter(
-        conversation=conversation, organization=organization
-    ).exists():
+    if (
+        counterpart is None
+        or not Participant.objects.filter(conversation=conversation, organization=organization).exists()
+    ):
         raise MessagingRefused(_("Your organization does not take part in this conversation."))
     _refuse_unless(can_send(organization=organization, counterpart=counterpart, conversation=conversation))
     body = _clean_body(body)
@@ -213,13 +233,15 @@ def message_post(
         return existing
 
 
-def conversation_mark_read(*, user: User, conversation: Conversation) -> None:
-    """Everything in the conversation is read for this user now (writes only when something was unread)."""
+def conversation_mark_read(*, user: User, conversation: Conversation, unread: int | None) -> None:
+    """Everything in the conversation is read for this user now. `unread` is what the page read (None: never
+    opened), so an already-read conversation costs no write."""
     now = timezone.now()
-    updated = ReadState.objects.filter(user=user, conversation=conversation, unread_count__gt=0).update(
-        unread_count=0, last_read_at=now, updated_at=now
-    )
-    if not updated:
+    if unread is None:
         ReadState.objects.get_or_create(
             user=user, conversation=conversation, defaults={"last_read_at": now, "updated_at": now}
+        )
+    elif unread > 0:
+        ReadState.objects.filter(user=user, conversation=conversation).update(
+            unread_count=0, last_read_at=now, updated_at=now
         )

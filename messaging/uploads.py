@@ -11,10 +11,52 @@ from .models import MAX_ATTACHMENT_SIZE
 
 # Refused whatever their content; people exchange documents, not programs.
 EXECUTABLE_EXTENSIONS = {
-    "app", "apk", "appx", "bat", "bin", "cmd", "com", "cpl", "dll", "dmg", "elf", "exe", "gadget", "hta",
-    "inf", "ins", "isp", "jar", "js", "jse", "ksh", "lnk", "msc", "msi", "msp", "mst", "pif", "ps1", "ps2",
-    "psc1", "reg", "run", "scr", "sct", "sh", "shb", "so", "sys", "vb", "vbe", "vbs", "ws", "wsc", "wsf",
-    "wsh", "xbap",
+    "app",
+    "apk",
+    "appx",
+    "bat",
+    "bin",
+    "cmd",
+    "com",
+    "cpl",
+    "dll",
+    "dmg",
+    "elf",
+    "exe",
+    "gadget",
+    "hta",
+    "inf",
+    "ins",
+    "isp",
+    "jar",
+    "js",
+    "jse",
+    "ksh",
+    "lnk",
+    "msc",
+    "msi",
+    "msp",
+    "mst",
+    "pif",
+    "ps1",
+    "ps2",
+    "psc1",
+    "reg",
+    "run",
+    "scr",
+    "sct",
+    "sh",
+    "shb",
+    "so",
+    "sys",
+    "vb",
+    "vbe",
+    "vbs",
+    "ws",
+    "wsc",
+    "wsf",
+    "wsh",
+    "xbap",
 }
 # The first bytes of programs: Windows PE, ELF, Mach-O (32/64-bit, both byte orders, universal), scripts.
 EXECUTABLE_MAGIC = (
@@ -36,7 +78,9 @@ def clean_file_name(name: str) -> str:
     if not name:
         raise ValidationError(_("A file needs a name."))
     if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in name):
-        raise ValidationError(_("The file name %(name)s contains control characters.") % {"name": repr(name)[1:-1]})
+        raise ValidationError(
+            _("The file name %(name)s contains control characters.") % {"name": repr(name)[1:-1]}
+        )
     if "/" in name or "\\" in name or name in {".", ".."} or name.startswith("."):
         raise ValidationError(_("The file name %(name)s is not allowed: use a plain name.") % {"name": name})
     if len(name) > MAX_NAME_LENGTH:
@@ -51,9 +95,7 @@ def check_upload(upload: UploadedFile) -> str:
     """Checks one uploaded file and returns its clean name; ValidationError says what is wrong with it."""
     name = clean_file_name(upload.name)
     if upload.size > MAX_ATTACHMENT_SIZE:
-        raise ValidationError(
-            _("%(name)s is larger than 10 MB. Send a smaller file.") % {"name": name}
-        )
+        raise ValidationError(_("%(name)s is larger than 10 MB. Send a smaller file.") % {"name": name})
     if upload.size == 0:
         raise ValidationError(_("%(name)s is empty.") % {"name": name})
     extension = PurePosixPath(name).suffix.lower().lstrip(".")
@@ -64,6 +106,7 @@ def check_upload(upload: UploadedFile) -> str:
     upload.seek(0)
     if head.startswith(EXECUTABLE_MAGIC):
         raise ValidationError(
-            _("%(name)s contains a program, whatever its name says; programs cannot be sent.") % {"name": name}
+            _("%(name)s contains a program, whatever its name says; programs cannot be sent.")
+            % {"name": name}
         )
     return name

@@ -85,7 +85,9 @@ def compose(request):
         except services.MessagingRefused as refusal:
             form.add_error(None, str(refusal))
         else:
-            return redirect("messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk)
+            return redirect(
+                "messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk
+            )
     upgrade = request.organization.is_supplier and not request.organization.is_enterprise
     status = 400 if request.method == "POST" else 200
     template = "messaging/compose.html"
@@ -103,10 +105,9 @@ def compose(request):
 @organization_required
 def conversation(request, conversation_id: int):
     _messaging_org(request)
-    conversation = selectors.access_conversation(
+    conversation, counterpart, unread = selectors.open_conversation(
         organization=request.organization, user=request.user, id=conversation_id
     )
-    counterpart = selectors.counterpart_of(conversation=conversation, organization=request.organization)
     form = ReplyForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,7 +125,7 @@ def conversation(request, conversation_id: int):
             return redirect(
                 "messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk
             )
-    services.conversation_mark_read(user=request.user, conversation=conversation)
+    services.conversation_mark_read(user=request.user, conversation=conversation, unread=unread)
     thread = list(selectors.conversation_messages(conversation=conversation))
     decision, contact, upgrade = _sending_state(request, counterpart, conversation)
     return render(
@@ -160,10 +161,10 @@ def conversation_live(request, conversation_id: int):
         raise Http404
     if not has_new:
         return _no_content()
-    conversation = selectors.access_conversation(
+    conversation, _counterpart, unread = selectors.open_conversation(
         organization=request.organization, user=request.user, id=conversation_id
     )
-    services.conversation_mark_read(user=request.user, conversation=conversation)
+    services.conversation_mark_read(user=request.user, conversation=conversation, unread=unread)
     thread = list(selectors.conversation_messages(conversation=conversation, after_id=after_id))
     return render(
         request,
@@ -209,7 +210,9 @@ def document_messages(request, document_id: int):
             form.add_error(None, str(refusal))
         else:
             messages.success(request, _("Your message was sent."))
-            return redirect("messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk)
+            return redirect(
+                "messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk
+            )
     decision, contact, upgrade = _sending_state(request, counterpart)
     template = "messaging/document_messages.html"
     if request.htmx and request.htmx.target == "document-messages":
@@ -236,7 +239,9 @@ def document_messages(request, document_id: int):
 @organization_required
 def attachment_download(request, attachment_id: int):
     _messaging_org(request)
-    attachment = selectors.access_attachment(organization=request.organization, user=request.user, id=attachment_id)
+    attachment = selectors.access_attachment(
+        organization=request.organization, user=request.user, id=attachment_id
+    )
     response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
     # Always a download, never rendered: the browser must not guess a type and run it.
     response["Content-Type"] = "application/octet-stream"

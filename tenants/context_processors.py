@@ -11,8 +11,7 @@ def tenancy(request):
     return {
         "organization": getattr(request, "organization", None),
         "membership": getattr(request, "membership", None),
-        "user_memberships": SimpleLazyObject(
-            lambda: list(membership_list_for_user(user=user)) if signed_in else []
-        ),
+        "user_memberships": getattr(request, "user_memberships", None)
+        or SimpleLazyObject(lambda: list(membership_list_for_user(user=user)) if signed_in else []),
         "available_languages": settings.LANGUAGES,
     }

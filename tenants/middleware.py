@@ -4,7 +4,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.utils import translation
 
-from .selectors import membership_for_slug
+from .selectors import membership_list_for_user
 
 LAST_ORGANIZATION_SESSION_KEY = "last_organization"
 
@@ -35,6 +35,7 @@ class ActiveOrganizationMiddleware:
     def __call__(self, request):
         request.organization = None
         request.membership = None
+        request.user_memberships = None
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -44,7 +45,10 @@ class ActiveOrganizationMiddleware:
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        membership = membership_for_slug(user=request.user, slug=slug)
+        # One query serves both the active membership and the organization switcher.
+        memberships = list(membership_list_for_user(user=request.user))
+        request.user_memberships = memberships
+        membership = next((m for m in memberships if m.organization.slug == slug), None)
         if membership is None:
             raise Http404
         request.organization = membership.organization
