@@ -22,8 +22,8 @@ def can_send(
 ) -> Decision:
     """Whether `organization` may send to `counterpart` (in `conversation`, when replying).
 
-    Between a supplier and a buyer (SAP Business Network): the supplier must be Enterprise, the buyer must have
-    messaging on, and the two must be connected. Any conversation must be open.
+    Between a supplier and a buyer (SAP Business Network): the supplier must be Enterprise, the buyer must
+    have messaging on, and the two must be connected. Any conversation must be open.
     """
     if conversation is not None and not conversation.is_open:
         return Decision(False, _("This conversation is closed. No new messages can be sent in it."))
@@ -35,7 +35,8 @@ def can_send(
                 return Decision(
                     False,
                     _(
-                        "Messaging is available to Enterprise suppliers. Upgrade your account to send messages."
+                        "Messaging is available to Enterprise suppliers. "
+                        "Upgrade your account to send messages."
                     ),
                 )
             return Decision(

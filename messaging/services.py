@@ -137,9 +137,9 @@ def conversation_start(
 ) -> Conversation:
     """Start a conversation with its first message, free-standing or about a document both parties share.
 
-    Refused (MessagingRefused) by messaging.policy.can_send (tier, messaging switch, connection), for an empty
-    subject or body, a body over 10,000 characters, or a document that is not between the two. A form sent twice
-    (same client_token) returns the conversation the first one started.
+    Refused (MessagingRefused) by messaging.policy.can_send (tier, messaging switch, connection), for an
+    empty subject or body, a body over 10,000 characters, or a document that is not between the two. A form
+    sent twice (same client_token) returns the conversation the first one started.
     """
     existing = _already_sent(client_token, actor)
     if existing is not None:

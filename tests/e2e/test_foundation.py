@@ -42,7 +42,7 @@ def test_sign_in_switch_organization_open_a_document_change_language(page, buyer
     page.get_by_label("Kind").select_option("")
     page.get_by_role("link", name="4500012345").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Purchase order 4500012345")
-    expect(page.get_by_text(f"With {supplier.name}")).to_be_visible()
+    expect(page.get_by_text(f"With {supplier.name}", exact=True)).to_be_visible()
 
     # Change the language; the choice sticks after signing out and in again.
     page.get_by_label("Account").click()
