@@ -369,3 +369,27 @@ class TestAttachments:
             ).status_code
             == 404
         )
+
+
+@pytest.mark.parametrize("language", ["en", "de", "pl", "pt-br", "fi"])
+def test_messaging_pages_in_every_language(client, connected, supplier, supplier_admin, buyer, language):
+    from django.utils import translation
+
+    conversation = start_conversation(supplier_admin, buyer)
+    supplier_admin.language = language
+    supplier_admin.save()
+    client.force_login(supplier_admin)
+    with translation.override(language):
+        expected = [
+            translation.gettext(text)
+            for text in ("Messages", "New message", "Unread", "Context-free", "Purchase orders", "Invoices")
+        ]
+        reply = [translation.gettext(text) for text in ("Reply", "Attach files", "Send")]
+    inbox = client.get(url("inbox", supplier)).content.decode()
+    page = client.get(url("conversation", supplier, conversation_id=conversation.pk)).content.decode()
+    for text in expected:
+        assert text in inbox, (language, text)
+    for text in reply:
+        assert text in page, (language, text)
+    if language != "en":
+        assert "New message" not in inbox and "Attach files" not in page
