@@ -393,3 +393,21 @@ def test_messaging_pages_in_every_language(client, connected, supplier, supplier
         assert text in page, (language, text)
     if language != "en":
         assert "New message" not in inbox and "Attach files" not in page
+
+
+def test_admin_reads_conversations_and_never_edits_messages(admin_client, connected, supplier_admin, buyer):
+    conversation = start_conversation(supplier_admin, buyer, subject="Admin view")
+    message = Message.objects.get()
+    assert (
+        "Admin view" in admin_client.get(reverse("admin:messaging_conversation_changelist")).content.decode()
+    )
+    assert admin_client.get(reverse("admin:messaging_message_changelist"), {"q": "Hello"}).status_code == 200
+    page = admin_client.get(reverse("admin:messaging_message_change", args=[message.pk])).content.decode()
+    assert 'name="body"' not in page  # shown, not editable
+    admin_client.post(reverse("admin:messaging_message_change", args=[message.pk]), {"body": "rewritten"})
+    message.refresh_from_db()
+    assert message.body == "Hello"
+    assert (
+        admin_client.get(reverse("admin:messaging_conversation_change", args=[conversation.pk])).status_code
+        == 200
+    )
