@@ -109,6 +109,18 @@ def _post(
     return message
 
 
+def _post_once(**post) -> Message:
+    """_post, unless the same form (client_token) was posted at the same moment: then the message it wrote."""
+    try:
+        with transaction.atomic():
+            return _post(**post)
+    except IntegrityError:
+        existing = _already_sent(post["client_token"], post["actor"])
+        if existing is None:
+            raise
+        return existing
+
+
 def _already_sent(client_token: uuid.UUID | None, actor: User) -> Message | None:
     if client_token is None:
         return None
@@ -161,23 +173,18 @@ def conversation_start(
     Participant.objects.bulk_create(
         [Participant(conversation=conversation, organization=o) for o in (organization, counterpart)]
     )
-    try:
-        with transaction.atomic():
-            _post(
-                conversation=conversation,
-                actor=actor,
-                organization=organization,
-                body=body,
-                uploads=uploads,
-                source=source,
-                client_token=client_token,
-            )
-    except IntegrityError:  # the same form, sent twice at the same moment
+    message = _post_once(
+        conversation=conversation,
+        actor=actor,
+        organization=organization,
+        body=body,
+        uploads=uploads,
+        source=source,
+        client_token=client_token,
+    )
+    if message.conversation_id != conversation.pk:  # the same form won a moment earlier: keep only its work
         transaction.set_rollback(True)
-        existing = _already_sent(client_token, actor)
-        if existing is None:
-            raise
-        return existing.conversation
+        return message.conversation
     return conversation
 
 
@@ -215,22 +222,15 @@ def message_post(
         raise MessagingRefused(_("Your organization does not take part in this conversation."))
     _refuse_unless(can_send(organization=organization, counterpart=counterpart, conversation=conversation))
     body = _clean_body(body)
-    try:
-        with transaction.atomic():
-            return _post(
-                conversation=conversation,
-                actor=actor,
-                organization=organization,
-                body=body,
-                uploads=uploads,
-                source=source,
-                client_token=client_token,
-            )
-    except IntegrityError:
-        existing = _already_sent(client_token, actor)
-        if existing is None:
-            raise
-        return existing
+    return _post_once(
+        conversation=conversation,
+        actor=actor,
+        organization=organization,
+        body=body,
+        uploads=uploads,
+        source=source,
+        client_token=client_token,
+    )
 
 
 def conversation_mark_read(*, user: User, conversation: Conversation, unread: int | None) -> None:
