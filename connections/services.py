@@ -205,9 +205,11 @@ def connection_request_email_send(*, request_id: int) -> int:
 def _lock_pending(request: ConnectionRequest) -> ConnectionRequest:
     locked = ConnectionRequest.objects.select_for_update().select_related("supplier").get(pk=request.pk)
     if locked.status == ConnectionRequest.Status.PENDING and timezone.now() >= locked.expires_at:
-        # The hourly task has not reached it yet, but 30 days are up: it is expired, not answerable.
-        locked.status = ConnectionRequest.Status.EXPIRED
-        locked.save(update_fields=["status"])
+        # 30 days are up but the hourly task has not marked it yet: refuse as expired; the task records it.
+        raise ConnectionRefused(
+            _("This request is no longer waiting for an answer (it is %(status)s).")
+            % {"status": ConnectionRequest.Status.EXPIRED.label.lower()}
+        )
     if locked.status != ConnectionRequest.Status.PENDING:
         raise ConnectionRefused(
             _("This request is no longer waiting for an answer (it is %(status)s).")

@@ -37,11 +37,18 @@ class MessageFields(forms.Form):
         help_text=_("Up to 10 files, 10 MB each. Programs cannot be sent."),
     )
     # A fresh key per rendered form: sending the same form twice creates one message.
-    client_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["client_token"].initial = uuid.uuid4()
+
+    def clean_client_token(self) -> uuid.UUID | None:
+        # A mangled key only costs the double-submit guard; the message itself is still fine to send.
+        try:
+            return uuid.UUID(self.cleaned_data["client_token"])
+        except ValueError:
+            return None
 
 
 class ReplyForm(MessageFields):

@@ -11,8 +11,6 @@ from tenants.models import Organization, User
 
 from .models import Attachment, Conversation, Message, Participant, ReadState
 
-INBOX_FILTERS = ("unread", "context_free", "purchase_order", "invoice")
-
 
 def _unread_for(user: User):
     """Unread messages of the row's conversation for this user; never opened means all of them."""
@@ -158,7 +156,3 @@ def access_attachment(*, organization: Organization, user: User, id: int) -> Att
     if attachment is None:
         raise Http404
     return attachment
-
-
-def has_any_conversation(*, organization: Organization) -> bool:
-    return Participant.objects.filter(organization=organization).exists()

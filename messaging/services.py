@@ -210,15 +210,9 @@ def message_post(
     organization = membership.organization
     # One writer at a time per conversation keeps the counters right.
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    counterpart = (
-        Organization.objects.filter(conversation_rows__conversation=conversation)
-        .exclude(pk=organization.pk)
-        .first()
-    )
-    if (
-        counterpart is None
-        or not Participant.objects.filter(conversation=conversation, organization=organization).exists()
-    ):
+    parties = list(Organization.objects.filter(conversation_rows__conversation=conversation))
+    counterpart = next((party for party in parties if party.pk != organization.pk), None)
+    if counterpart is None or organization.pk not in {party.pk for party in parties}:
         raise MessagingRefused(_("Your organization does not take part in this conversation."))
     _refuse_unless(can_send(organization=organization, counterpart=counterpart, conversation=conversation))
     body = _clean_body(body)

@@ -16,10 +16,3 @@ def message_body(text: str, autoescape: bool = True) -> SafeString:
     linked = urlize(text, autoescape=True)
     linked = _NOFOLLOW.sub(' rel="noopener nofollow" target="_blank"', linked)
     return mark_safe(linebreaksbr(mark_safe(linked), autoescape=False))  # noqa: S308 - built from escaped text
-
-
-@register.filter
-def filesize_short(size: int) -> str:
-    from django.template.defaultfilters import filesizeformat
-
-    return filesizeformat(size)

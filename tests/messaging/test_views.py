@@ -126,6 +126,15 @@ class TestContextFreeFlow:
         assert message in response.content.decode()
         assert not Conversation.objects.exists() and not Message.objects.exists()
 
+    def test_a_mangled_one_time_key_still_sends_once(
+        self, client, connected, supplier, supplier_admin, buyer
+    ):
+        client.force_login(supplier_admin)
+        data = {"counterpart": buyer.pk, "subject": "S", "body": "B", "client_token": "not-a-uuid"}
+        response = client.post(url("compose", supplier), data)
+        assert response.status_code == 302
+        assert Message.objects.get().client_token is None
+
     def test_html_and_script_are_shown_as_text(self, client, connected, supplier, supplier_admin, buyer):
         start_conversation(
             supplier_admin,
