@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "documents",
     "connections",
     "messaging",
+    "partners",
     "demo",
 ]
 

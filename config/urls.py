@@ -48,4 +48,5 @@ urlpatterns = [
     path("o/<slug:org_slug>/documents/", include("documents.urls")),
     path("o/<slug:org_slug>/connections/", include("connections.urls")),
     path("o/<slug:org_slug>/messages/", include("messaging.urls")),
+    path("o/<slug:org_slug>/", include("partners.urls")),
 ]

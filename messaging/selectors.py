@@ -12,7 +12,7 @@ from tenants.models import Organization, User
 from .models import Attachment, Conversation, Message, Participant, ReadState
 
 
-def _unread_for(user: User):
+def unread_for(user: User):
     """Unread messages of the row's conversation for this user; never opened means all of them."""
     state = ReadState.objects.filter(user=user, conversation=OuterRef("conversation_id")).values(
         "unread_count"
@@ -47,7 +47,7 @@ def inbox(
         Participant.objects.filter(organization=organization)
         .select_related("conversation", "conversation__document")
         .annotate(
-            unread=_unread_for(user),
+            unread=unread_for(user),
             counterpart_name=_counterpart("organization__name"),
             counterpart_id=_counterpart("organization_id"),
         )
@@ -74,7 +74,7 @@ def inbox(
 
 def unread_total(*, organization: Organization, user: User) -> int:
     """Messages the user has not read, over all the organization's conversations."""
-    result = Participant.objects.filter(organization=organization).aggregate(total=Sum(_unread_for(user)))
+    result = Participant.objects.filter(organization=organization).aggregate(total=Sum(unread_for(user)))
     return result["total"] or 0
 
 

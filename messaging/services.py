@@ -147,7 +147,7 @@ def conversation_start(
     source: str = Message.Source.WEB,
     client_token: uuid.UUID | None = None,
 ) -> Conversation:
-    """Start a conversation with its first message, free-standing or about a document both parties share.
+    """Start a conversation between a supplier and a buyer, free-standing or about a document they share.
 
     Refused (MessagingRefused) by messaging.policy.can_send (tier, messaging switch, connection), for an
     empty subject or body, a body over 10,000 characters, or a document that is not between the two. A form
@@ -158,9 +158,6 @@ def conversation_start(
         return existing.conversation
     organization = membership.organization
     _refuse_unless(can_send(organization=organization, counterpart=counterpart))
-    subject = " ".join((subject or "").split())
-    if not subject:
-        raise MessagingRefused(_("Write a subject before sending."))
     if document is not None and {document.buyer_id, document.supplier_id} != {
         organization.pk,
         counterpart.pk,
@@ -168,6 +165,40 @@ def conversation_start(
         raise MessagingRefused(
             _("This document is not between you and %(name)s.") % {"name": counterpart.name}
         )
+    return conversation_create(
+        actor=actor,
+        organization=organization,
+        counterpart=counterpart,
+        subject=subject,
+        body=body,
+        uploads=uploads,
+        document=document,
+        source=source,
+        client_token=client_token,
+    )
+
+
+@transaction.atomic
+def conversation_create(
+    *,
+    actor: User,
+    organization: Organization,
+    counterpart: Organization,
+    subject: str,
+    body: str,
+    uploads: Sequence[Upload] = (),
+    document: Document | None = None,
+    source: str = Message.Source.WEB,
+    client_token: uuid.UUID | None = None,
+) -> Conversation:
+    """The conversation and its first message, for a caller that has applied its own rules (conversation_start
+    for suppliers and buyers, partners for merchants). Refused for an empty subject or body only."""
+    existing = _already_sent(client_token, actor)
+    if existing is not None:
+        return existing.conversation
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise MessagingRefused(_("Write a subject before sending."))
     body = _clean_body(body)
     conversation = Conversation.objects.create(subject=subject[:200], document=document, created_by=actor)
     Participant.objects.bulk_create(

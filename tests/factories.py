@@ -118,3 +118,76 @@ def start_conversation(author, counterpart, *, subject="Delivery", body="Hello",
         uploads=uploads,
         document=document,
     )
+
+
+# Partners and merchants ---------------------------------------------------------------------------------------
+
+
+class PartnerFactory(OrganizationFactory):
+    kind = Organization.Kind.PARTNER
+
+
+class MerchantFactory(OrganizationFactory):
+    kind = Organization.Kind.MERCHANT
+
+
+class PartnerProfileFactory(factory.django.DjangoModelFactory):
+    """A published profile speaking English in Europe unless told otherwise."""
+
+    class Meta:
+        model = "partners.PartnerProfile"
+
+    organization = factory.SubFactory(PartnerFactory)
+    description = "We build stores."
+    languages = ",en,"
+    regions = ",europe,"
+    published = True
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "partners.Service"
+
+    partner = factory.SubFactory(PartnerFactory)
+    category = "theme"
+    title = factory.Sequence(lambda n: f"Theme service {n}")
+    description = "A theme that fits your brand."
+    price_from = Decimal("500")
+    price_to = Decimal("5000")
+    currency = "USD"
+
+
+class StoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "partners.Store"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Store {n}")
+    url = factory.Sequence(lambda n: f"https://store{n}.example")
+
+
+def reachable_partner(*, languages=("en",), regions=("europe",), category="theme", **org_fields):
+    """A partner merchants can contact: a published profile and one service in `category`."""
+    partner = PartnerFactory(**org_fields)
+    PartnerProfileFactory(
+        organization=partner, languages=f",{','.join(languages)},", regions=f",{','.join(regions)},"
+    )
+    ServiceFactory(partner=partner, category=category)
+    return partner
+
+
+def contact_partner(author, partner, *, store=None, requirements="We need a new theme.", budget="unknown"):
+    """A merchant user contacts a partner directly, through the service the web uses."""
+    from partners import services
+
+    membership = Membership.objects.select_related("organization").get(
+        user=author, organization__kind=Organization.Kind.MERCHANT
+    )
+    return services.request_start(
+        actor=author,
+        membership=membership,
+        service=partner.services.first(),
+        store=store,
+        budget=budget,
+        requirements=requirements,
+    )

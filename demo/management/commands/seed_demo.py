@@ -15,6 +15,9 @@ from connections.matching import record_keys
 from connections.models import Connection, ConnectionRequest, SupplierRecord
 from documents.models import Document
 from messaging.models import Conversation, Message, Participant
+from messaging.services import message_post
+from partners import services as partner_services
+from partners.models import PartnerProfile, ServiceRequest, Store
 from tenants.models import Membership, Organization, User
 
 DEMO_PASSWORD = "parley-demo"  # noqa: S105 - documented in the README, demo data only
@@ -107,6 +110,15 @@ ORGANIZATIONS = [
         ("Lena Braun", "Felix Wagner"),
     ),
     (
+        "sol-digital",
+        "Sol Digital Agência",
+        Kind.PARTNER,
+        Tier.STANDARD,
+        True,
+        "pt-br",
+        ("Ana Souza", "Pedro Lima"),
+    ),
+    (
         "maple-street",
         "Maple Street Goods",
         Kind.MERCHANT,
@@ -124,6 +136,103 @@ ORGANIZATIONS = [
         "pl",
         ("Zofia Kowalska", "Marek Wójcik"),
     ),
+]
+
+# slug, description, languages, regions, services (category, title, description, price from, to, currency)
+PARTNER_PROFILES = [
+    (
+        "pixel-pine",
+        "A small studio for theme design and store setup. We build fast, accessible stores.",
+        ["en", "de", "fi"],
+        ["europe", "north_america"],
+        [
+            (
+                "theme",
+                "Theme design and customization",
+                "A theme that fits your brand, fast on phones.",
+                "1500",
+                "9000",
+                "USD",
+            ),
+            (
+                "store_setup",
+                "Store setup from scratch",
+                "Products, payments, shipping and a launch plan.",
+                "800",
+                "3000",
+                "USD",
+            ),
+            (
+                "seo",
+                "Search basics for new stores",
+                "Titles, descriptions and structured data done right.",
+                "400",
+                "1200",
+                "USD",
+            ),
+        ],
+    ),
+    (
+        "lumen",
+        "Wir helfen Händlern beim Wachstum: Suchmaschinenoptimierung, Migration und Apps.",
+        ["de", "pl", "en"],
+        ["europe"],
+        [
+            ("seo", "SEO für Online-Shops", "Technisches SEO, Inhalte und Auswertung.", "900", "4000", "EUR"),
+            (
+                "migration",
+                "Shop-Umzug",
+                "Produkte, Kunden und Bestellungen sicher umziehen.",
+                "2000",
+                "12000",
+                "EUR",
+            ),
+            (
+                "apps",
+                "Apps und Integrationen",
+                "ERP, Versand und Buchhaltung angebunden.",
+                "1500",
+                "20000",
+                "EUR",
+            ),
+        ],
+    ),
+    (
+        "sol-digital",
+        "Agência de marketing para lojas online no Brasil e em Portugal.",
+        ["pt", "en"],
+        ["latin_america", "europe"],
+        [
+            ("marketing", "Marketing e vendas", "Campanhas, e-mail e redes sociais.", "500", "5000", "BRL"),
+            (
+                "seo",
+                "SEO para lojas",
+                "Mais visitas do Google, com relatórios mensais.",
+                "700",
+                "3000",
+                "BRL",
+            ),
+        ],
+    ),
+]
+
+# merchant, store name, URL, owner, staff
+STORES = [
+    (
+        "maple-street",
+        "Maple Street Goods",
+        "https://maple-street.example",
+        "admin@maple-street.example",
+        ["member@maple-street.example"],
+    ),
+    (
+        "maple-street",
+        "Maple Outlet",
+        "https://outlet.maple-street.example",
+        "member@maple-street.example",
+        [],
+    ),
+    ("baltic-tea", "Baltic Tea Shop", "https://baltic-tea.example", "admin@baltic-tea.example", []),
 ]
 
 # buyer, supplier, currency: three purchase orders and two invoices each
@@ -309,6 +418,7 @@ class Command(BaseCommand):
 
         created_requests = self._connections(organizations)
         self._conversations(organizations)
+        self._partners(organizations)
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -392,6 +502,106 @@ class Command(BaseCommand):
             Message.objects.filter(search_vector__isnull=True).update(
                 search_vector=SearchVector("body", config="simple")
             )
+
+    def _partners(self, organizations) -> None:
+        """Partner profiles and services, merchants' stores, and requests between them, made through the
+        services as people would make them."""
+
+        def member(email: str, slug: str) -> tuple[User, Membership]:
+            user = User.objects.get(email=email)
+            return user, Membership.objects.get(user=user, organization=organizations[slug])
+
+        for slug, description, languages, regions, offered in PARTNER_PROFILES:
+            if PartnerProfile.objects.filter(organization=organizations[slug]).exists():
+                continue
+            actor, membership = member(f"admin@{slug}.example", slug)
+            for category, title, text, low, high, currency in offered:
+                partner_services.service_create(
+                    actor=actor,
+                    membership=membership,
+                    category=category,
+                    title=title,
+                    description=text,
+                    price_from=Decimal(low),
+                    price_to=Decimal(high),
+                    currency=currency,
+                )
+            partner_services.profile_update(
+                actor=actor,
+                membership=membership,
+                description=description,
+                languages=languages,
+                regions=regions,
+                published=True,
+            )
+        for slug, name, url, owner, staff in STORES:
+            if Store.objects.filter(merchant=organizations[slug], name=name).exists():
+                continue
+            actor, membership = member(f"admin@{slug}.example", slug)
+            partner_services.store_save(
+                actor=actor,
+                membership=membership,
+                name=name,
+                url=url,
+                owner=User.objects.get(email=owner),
+                staff=[User.objects.get(email=e) for e in staff],
+            )
+        if ServiceRequest.objects.exists():
+            return
+        olivia, olivia_membership = member("admin@maple-street.example", "maple-street")
+        theme = organizations["pixel-pine"].services.get(category="theme")
+        direct = partner_services.request_start(
+            actor=olivia,
+            membership=olivia_membership,
+            service=theme,
+            store=Store.objects.get(name="Maple Street Goods"),
+            budget="2000_10000",
+            requirements="We sell handmade home goods. Our theme feels dated and slow on phones; "
+            "we would like a fresh look before the holiday season, ideally by mid December.",
+        )
+        maya, maya_membership = member("admin@pixel-pine.example", "pixel-pine")
+        message_post(
+            actor=maya,
+            membership=maya_membership,
+            conversation=direct.conversation,
+            body="Hi Olivia, thanks for reaching out! Could you share two or three stores you like, "
+            "and tell us whether you need product page changes too?",
+        )
+        message_post(
+            actor=olivia,
+            membership=olivia_membership,
+            conversation=direct.conversation,
+            body="Sure: we like calm, warm designs with big photos. Product pages need a size guide.",
+        )
+        partner_services.proposal_send(
+            actor=maya,
+            membership=maya_membership,
+            request=direct,
+            title="Holiday theme refresh",
+            scope="A refreshed theme with faster pages on phones, new home page sections, and a size guide "
+            "on product pages. Two rounds of changes included.",
+            price=Decimal("4800"),
+            currency="USD",
+            delivery_date=timezone.localdate() + timedelta(days=21),
+        )
+        tags = [
+            partner_services.tag_create(actor=maya, membership=maya_membership, name=name)
+            for name in ("Priority", "Maya", "Theme work")
+        ]
+        partner_services.tags_add(
+            actor=maya, membership=maya_membership, request=direct, tag_ids=[tags[0].pk, tags[2].pk]
+        )
+        zofia, zofia_membership = member("admin@baltic-tea.example", "baltic-tea")
+        partner_services.match_request_send(
+            actor=zofia,
+            membership=zofia_membership,
+            category="seo",
+            store=Store.objects.get(name="Baltic Tea Shop"),
+            budget="500_2000",
+            language="pl",
+            region="europe",
+            requirements="Chcemy lepiej wypozycjonować sklep z herbatą w Polsce i w Niemczech.",
+        )
 
     def _user(self, email: str, full_name: str) -> tuple[User, bool]:
         first_name, _, last_name = full_name.partition(" ")

@@ -1,0 +1,2 @@
+"""Partner pages (partner.py), merchant pages (merchant.py) and the conversation both sides share
+(requests.py)."""

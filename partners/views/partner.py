@@ -1,0 +1,231 @@
+"""Partner pages: Services (profile and services), Services > Messages (the inbox) and Manage tags."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants.decorators import organization_required
+
+from .. import policy, selectors, services
+from ..forms import ProfileForm, RequestFilterForm, ServiceForm, TagForm, integer_ids
+from .common import allowed, htmx_target, only
+
+
+@require_GET
+@organization_required
+def services_page(request):
+    only(request, "partner")
+    profile = selectors.partner_profile_get(partner=request.organization)
+    offered = list(selectors.partner_services(partner=request.organization))
+    return render(
+        request,
+        "partners/services.html",
+        {
+            "profile": profile,
+            "offered": offered,
+            "reachable": policy.is_reachable(request.organization),
+            "can_edit": policy.can_edit_profile(request.membership),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def profile_edit(request):
+    only(request, "partner")
+    allowed(policy.can_edit_profile(request.membership))
+    profile = selectors.partner_profile_get(partner=request.organization)
+    initial = {
+        "description": profile.description,
+        "languages": profile.language_list,
+        "regions": profile.region_list,
+        "published": profile.published,
+    }
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(actor=request.user, membership=request.membership, **form.cleaned_data)
+        except services.PartnersRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, _("Your profile was saved."))
+            return redirect("partners:services", org_slug=request.organization.slug)
+    return render(request, "partners/profile_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _service_form_page(request, service=None):
+    only(request, "partner")
+    allowed(policy.can_edit_profile(request.membership))
+    initial = None
+    if service is not None:
+        initial = {
+            field: getattr(service, field)
+            for field in ("category", "title", "description", "price_from", "price_to", "currency")
+        }
+    form = ServiceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if service is None:
+                services.service_create(
+                    actor=request.user, membership=request.membership, **form.cleaned_data
+                )
+            else:
+                services.service_update(
+                    actor=request.user, membership=request.membership, service=service, **form.cleaned_data
+                )
+        except services.PartnersRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(request, _("The service was saved."))
+            return redirect("partners:services", org_slug=request.organization.slug)
+    return render(
+        request,
+        "partners/service_form.html",
+        {"form": form, "service": service},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def service_new(request):
+    return _service_form_page(request)
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def service_edit(request, service_id: int):
+    only(request, "partner")
+    service = selectors.access_own_service(partner=request.organization, id=service_id)
+    return _service_form_page(request, service)
+
+
+@require_POST
+@organization_required
+def service_delete(request, service_id: int):
+    only(request, "partner")
+    service = selectors.access_own_service(partner=request.organization, id=service_id)
+    allowed(policy.can_edit_profile(request.membership))
+    services.service_delete(actor=request.user, membership=request.membership, service=service)
+    messages.success(request, _("The service “%(title)s” was removed.") % {"title": service.title})
+    return redirect("partners:services", org_slug=request.organization.slug)
+
+
+# Services > Messages ----------------------------------------------------------------------------------------
+
+
+@require_GET
+@organization_required
+def inbox(request):
+    """Filter by tags (any of them) and unread, search by contact, store name or URL; all in the URL."""
+    only(request, "partner")
+    tags = list(selectors.tag_list(organization=request.organization))
+    form = RequestFilterForm(request.GET, tags=tags)
+    filters = form.cleaned_data if form.is_valid() else {}
+    tag_ids = integer_ids(filters.get("tag") or [])
+    rows = selectors.request_inbox(
+        organization=request.organization,
+        user=request.user,
+        tag_ids=tag_ids,
+        unread=bool(filters.get("unread")),
+        query=filters.get("q", ""),
+    )
+    page = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        htmx_target(request, "partners/inbox.html", "request-list"),
+        {
+            "form": form,
+            "tags": tags,
+            "page": page,
+            "filtered": bool(tag_ids or filters.get("unread") or filters.get("q")),
+        },
+    )
+
+
+# Manage tags ------------------------------------------------------------------------------------------------
+
+
+def _tags_page(request, *, form=None, rename=None, rename_form=None, confirm=None, status=200):
+    tags = list(selectors.tag_list(organization=request.organization))
+    back = integer_ids([request.GET.get("conversation") or request.POST.get("conversation")])
+    return render(
+        request,
+        htmx_target(request, "partners/tags.html", "tag-manager"),
+        {
+            "tags": tags,
+            "form": form or TagForm(),
+            "rename": rename,
+            "rename_form": rename_form,
+            "confirm": confirm,
+            "back": back[0] if back else None,
+        },
+        status=status,
+    )
+
+
+def _back_to_tags(request):
+    url = redirect("partners:tags", org_slug=request.organization.slug).url
+    back = integer_ids([request.POST.get("conversation")])
+    return redirect(f"{url}?conversation={back[0]}" if back else url)
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def tags(request):
+    """Manage tags: every member of the partner sees and changes the same tags."""
+    only(request, "partner")
+    if request.method == "GET":
+        return _tags_page(request)
+    form = TagForm(request.POST)
+    if form.is_valid():
+        try:
+            tag = services.tag_create(actor=request.user, membership=request.membership, **form.cleaned_data)
+        except services.PartnersRefused as refusal:
+            form.add_error("name", str(refusal))
+        else:
+            messages.success(request, _("Tag “%(name)s” created.") % {"name": tag.name})
+            if request.htmx:
+                return _tags_page(request)
+            return _back_to_tags(request)
+    return _tags_page(request, form=form, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def tag_edit(request, tag_id: int):
+    """Rename: every conversation with the tag shows the new name."""
+    only(request, "partner")
+    tag = selectors.access_tag(organization=request.organization, id=tag_id)
+    form = TagForm(request.POST or None, initial={"name": tag.name}, prefix=f"tag-{tag.pk}")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tag_rename(
+                actor=request.user, membership=request.membership, tag=tag, **form.cleaned_data
+            )
+        except services.PartnersRefused as refusal:
+            form.add_error("name", str(refusal))
+        else:
+            messages.success(request, _("Tag renamed to “%(name)s”.") % {"name": form.cleaned_data["name"]})
+            if request.htmx:
+                return _tags_page(request)
+            return _back_to_tags(request)
+    return _tags_page(request, rename=tag, rename_form=form, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def tag_delete(request, tag_id: int):
+    """GET asks for confirmation (the tag leaves every conversation); POST deletes."""
+    only(request, "partner")
+    tag = selectors.access_tag(organization=request.organization, id=tag_id)
+    if request.method == "GET":
+        return _tags_page(request, confirm=tag)
+    services.tag_delete(actor=request.user, membership=request.membership, tag=tag)
+    messages.success(request, _("Tag “%(name)s” deleted.") % {"name": tag.name})
+    if request.htmx:
+        return _tags_page(request)
+    return _back_to_tags(request)
