@@ -196,7 +196,7 @@ class ServiceRequest(models.Model):
     """A merchant's request to one partner: the partner-and-merchant side of one conversation."""
 
     class Via(models.TextChoices):
-        DIRECT = "direct", _("Contacted you directly")
+        DIRECT = "direct", _("Direct contact")
         MATCHING = "matching", _("Through matching")
 
     class Stage(models.TextChoices):

@@ -254,6 +254,11 @@ def _outline(
     return "\n".join(lines) + "\n\n" + requirements.strip()
 
 
+def _service_label(service: Service) -> str:
+    category = str(service.get_category_display())
+    return service.title if service.title == category else f"{service.title} ({category})"
+
+
 def _open_request(
     *,
     actor: User,
@@ -331,7 +336,7 @@ def request_start(
         partner=service.partner,
         subject=service.title,
         body=_outline(
-            service_label=f"{service.title} ({service.get_category_display()})",
+            service_label=_service_label(service),
             store=store,
             budget=budget,
             requirements=requirements,

@@ -120,7 +120,7 @@ def start_conversation(author, counterpart, *, subject="Delivery", body="Hello",
     )
 
 
-# Partners and merchants ---------------------------------------------------------------------------------------
+# Partners and merchants ------------------------------------------------------------------------------------
 
 
 class PartnerFactory(OrganizationFactory):

@@ -4,22 +4,32 @@ The table below must name every URL pattern the resolver knows (Django admin asi
 whole): a new URL without an entry fails `test_every_url_pattern_has_an_entry`.
 """
 
+import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from messaging.models import Attachment
+from partners import services as partner_services
 from tenants.models import Membership
 from tests.factories import (
     ConnectionFactory,
     ConnectionRequestFactory,
     DocumentFactory,
     MembershipFactory,
+    MerchantFactory,
     OrganizationFactory,
+    PartnerFactory,
+    PartnerProfileFactory,
+    ServiceFactory,
+    StoreFactory,
     SupplierRecordFactory,
+    contact_partner,
     start_conversation,
 )
 
@@ -32,9 +42,25 @@ class Side:
 
 
 @dataclass
+class Partners:
+    """The victim partner and merchant, with one of everything between them."""
+
+    service: object
+    store: object
+    service_request: object
+    tag: object
+    proposal: object
+    job: object
+    invoice: object
+    match: object
+
+
+@dataclass
 class World:
     buyer: Side
     supplier: Side
+    partner: Side
+    merchant: Side
     victim_document: object
     pending_request: object
     connection: object
@@ -43,9 +69,20 @@ class World:
     attachment: object
     outsider: object
     outsider_document: object
+    p: Partners
+    # An outsider partner and an outsider merchant, administrators of organizations that have a request, a
+    # service, a tag and a store of their own (so that their pages reach the real lookups).
+    outsider_partner: object
+    outsider_merchant: object
+    outsider_request: object
 
     def side(self, kind: str) -> Side:
-        return self.buyer if kind == "buyer" else self.supplier
+        return {
+            "buyer": self.buyer,
+            "supplier": self.supplier,
+            "partner": self.partner,
+            "merchant": self.merchant,
+        }[kind]
 
 
 @dataclass(frozen=True)
@@ -73,6 +110,17 @@ class PublicUrl:
     anonymous: int = 200
     method: str = "get"
 
+
+PROFILE = {"description": "Hijacked", "languages": ["en"], "regions": ["europe"], "published": "on"}
+SERVICE = {
+    "category": "theme",
+    "title": "Hijacked",
+    "description": "Hijacked",
+    "price_from": "1",
+    "price_to": "2",
+    "currency": "USD",
+}
+STORE = {"name": "Hijacked", "url": "https://hijacked.example", "owner": ""}
 
 ORG_URLS: dict[str, OrgUrl] = {
     "tenants:home": OrgUrl(),
@@ -118,7 +166,94 @@ ORG_URLS: dict[str, OrgUrl] = {
     ),
     "messaging:document_messages": OrgUrl(objects=lambda w: {"document_id": w.victim_document.pk}),
     "messaging:attachment": OrgUrl(objects=lambda w: {"attachment_id": w.attachment.pk}),
+    # Partners: Services (administrators edit), Messages, Manage tags (any member)
+    "partners:services": OrgUrl(kind="partner"),
+    "partners:profile": OrgUrl(kind="partner", admin_get=True, admin_post=PROFILE),
+    "partners:service_new": OrgUrl(kind="partner", admin_get=True, admin_post=SERVICE),
+    "partners:service_edit": OrgUrl(
+        kind="partner", admin_get=True, objects=lambda w: {"service_id": w.p.service.pk}, admin_post=SERVICE
+    ),
+    "partners:service_delete": OrgUrl(
+        kind="partner", get=False, objects=lambda w: {"service_id": w.p.service.pk}, admin_post={}
+    ),
+    "partners:inbox": OrgUrl(kind="partner"),
+    "partners:tags": OrgUrl(kind="partner"),
+    "partners:tag_edit": OrgUrl(kind="partner", objects=lambda w: {"tag_id": w.p.tag.pk}),
+    "partners:tag_delete": OrgUrl(kind="partner", objects=lambda w: {"tag_id": w.p.tag.pk}),
+    # Merchants: finding a partner, their requests (any member), stores (administrators)
+    "partners:experts": OrgUrl(kind="merchant"),
+    "partners:contact": OrgUrl(kind="merchant", objects=lambda w: {"service_id": w.p.service.pk}),
+    "partners:match": OrgUrl(kind="merchant"),
+    "partners:match_detail": OrgUrl(kind="merchant", objects=lambda w: {"match_id": w.p.match.pk}),
+    "partners:requests": OrgUrl(kind="merchant"),
+    "partners:stores": OrgUrl(kind="merchant"),
+    "partners:store_new": OrgUrl(kind="merchant", admin_get=True, admin_post=STORE),
+    "partners:store_edit": OrgUrl(
+        kind="merchant", admin_get=True, objects=lambda w: {"store_id": w.p.store.pk}, admin_post=STORE
+    ),
+    # The conversation of a request: both sides, except tags, declining and blocking (the partner's)
+    "partners:request": OrgUrl(kind="partner", objects=lambda w: {"request_id": w.p.service_request.pk}),
+    "partners:request_live": OrgUrl(
+        kind="partner", objects=lambda w: {"request_id": w.p.service_request.pk}, ok=(200, 204)
+    ),
+    "partners:request_tag_add": OrgUrl(
+        kind="partner", get=False, objects=lambda w: {"request_id": w.p.service_request.pk}
+    ),
+    "partners:request_tag_remove": OrgUrl(
+        kind="partner",
+        get=False,
+        objects=lambda w: {"request_id": w.p.service_request.pk, "tag_id": w.p.tag.pk},
+    ),
+    "partners:proposal_send": OrgUrl(
+        kind="partner", get=False, objects=lambda w: {"request_id": w.p.service_request.pk}
+    ),
+    "partners:proposal_move": OrgUrl(
+        kind="merchant",
+        get=False,
+        objects=lambda w: {
+            "request_id": w.p.service_request.pk,
+            "proposal_id": w.p.proposal.pk,
+            "action": "accept",
+        },
+    ),
+    "partners:job_move": OrgUrl(
+        kind="partner",
+        get=False,
+        objects=lambda w: {"request_id": w.p.service_request.pk, "job_id": w.p.job.pk, "action": "complete"},
+    ),
+    "partners:invoice_send": OrgUrl(
+        kind="partner",
+        get=False,
+        objects=lambda w: {"request_id": w.p.service_request.pk, "job_id": w.p.job.pk},
+    ),
+    "partners:invoice_move": OrgUrl(
+        kind="partner",
+        get=False,
+        objects=lambda w: {
+            "request_id": w.p.service_request.pk,
+            "invoice_id": w.p.invoice.pk,
+            "action": "paid",
+        },
+    ),
+    "partners:request_decline": OrgUrl(
+        kind="partner", objects=lambda w: {"request_id": w.p.service_request.pk}
+    ),
+    "partners:merchant_block": OrgUrl(
+        kind="partner", admin_get=True, objects=lambda w: {"request_id": w.p.service_request.pk}, admin_post={}
+    ),
 }
+
+# Pages of the conversation of a request that answer both its partner and its merchant.
+SHARED_REQUEST_URLS = {
+    "partners:request",
+    "partners:request_live",
+    "partners:proposal_send",
+    "partners:proposal_move",
+    "partners:job_move",
+    "partners:invoice_send",
+    "partners:invoice_move",
+}
+PARTNERS_URLS = sorted(name for name in ORG_URLS if name.startswith("partners:"))
 
 PUBLIC_URLS: dict[str, PublicUrl] = {
     "home": PublicUrl(anonymous=302),
@@ -170,19 +305,87 @@ def _side(organization):
     )
 
 
+def _membership(user, organization):
+    return Membership.objects.select_related("organization").get(user=user, organization=organization)
+
+
+def _partners_world(partner: Side, merchant: Side) -> Partners:
+    """A published partner with a service and a tag; a merchant with a store who contacted it, accepted one
+    proposal (a job with an invoice) and has another waiting; and a matching request."""
+    as_partner = _membership(partner.admin, partner.organization)
+    as_merchant = _membership(merchant.admin, merchant.organization)
+    PartnerProfileFactory(organization=partner.organization)
+    service = ServiceFactory(partner=partner.organization)
+    store = StoreFactory(merchant=merchant.organization, owner=merchant.admin)
+    service_request = contact_partner(merchant.admin, partner.organization, store=store)
+    tag = partner_services.tag_create(actor=partner.admin, membership=as_partner, name="Priority")
+    partner_services.tags_add(
+        actor=partner.admin, membership=as_partner, request=service_request, tag_ids=[tag.pk]
+    )
+    proposal = {
+        "title": "New theme",
+        "scope": "Design and build.",
+        "price": Decimal("1500"),
+        "currency": "EUR",
+        "delivery_date": timezone.localdate() + datetime.timedelta(days=30),
+    }
+    accepted = partner_services.proposal_send(
+        actor=partner.admin, membership=as_partner, request=service_request, **proposal
+    )
+    partner_services.proposal_move(actor=merchant.admin, membership=as_merchant, proposal=accepted, to="accepted")
+    job = accepted.job
+    invoice = partner_services.job_invoice_send(
+        actor=partner.admin,
+        membership=as_partner,
+        job=job,
+        amount=Decimal("500"),
+        due_date=timezone.localdate() + datetime.timedelta(days=14),
+    )
+    waiting = partner_services.proposal_send(
+        actor=partner.admin, membership=as_partner, request=service_request, **proposal
+    )
+    match = partner_services.match_request_send(
+        actor=merchant.admin,
+        membership=as_merchant,
+        category=service.category,
+        store=store,
+        budget="unknown",
+        language="en",
+        region="europe",
+        requirements="A theme for our store.",
+    )
+    return Partners(
+        service=service,
+        store=store,
+        service_request=service_request,
+        tag=tag,
+        proposal=waiting,
+        job=job,
+        invoice=invoice,
+        match=match,
+    )
+
+
 @pytest.fixture
 def world(db):
     buyer = _side(OrganizationFactory(slug="victim", kind="buyer"))
     supplier = _side(OrganizationFactory(slug="victim-supplier", kind="supplier", tier="enterprise"))
+    partner = _side(PartnerFactory(slug="victim-partner"))
+    merchant = _side(MerchantFactory(slug="victim-merchant"))
     outsider = OrganizationFactory(slug="outsider", kind="buyer")
     record = SupplierRecordFactory(buyer=buyer.organization)
     connection = ConnectionFactory(supplier=supplier.organization, customer=buyer.organization)
     conversation = start_conversation(
         buyer.admin, supplier.organization, files=[("plan.pdf", b"%PDF-1.4 plan")]
     )
+    outsider_partner = _side(PartnerFactory(slug="outsider-partner"))
+    outsider_merchant = _side(MerchantFactory(slug="outsider-merchant"))
+    outsiders = _partners_world(outsider_partner, outsider_merchant)
     return World(
         buyer=buyer,
         supplier=supplier,
+        partner=partner,
+        merchant=merchant,
         victim_document=DocumentFactory(buyer=buyer.organization, supplier=supplier.organization),
         pending_request=ConnectionRequestFactory(supplier=supplier.organization, customer=buyer.organization),
         connection=connection,
@@ -191,6 +394,10 @@ def world(db):
         attachment=Attachment.objects.get(message__conversation=conversation),
         outsider=MembershipFactory(organization=outsider, role=Membership.Role.ADMINISTRATOR).user,
         outsider_document=DocumentFactory(buyer=outsider, supplier=supplier.organization),
+        p=_partners_world(partner, merchant),
+        outsider_partner=outsider_partner.admin,
+        outsider_merchant=outsider_merchant.admin,
+        outsider_request=outsiders.service_request,
     )
 
 
