@@ -14,12 +14,6 @@ from .models import (
 )
 
 
-class ServiceInline(admin.TabularInline):
-    model = Service
-    extra = 0
-    fields = ["category", "title", "price_from", "price_to", "currency"]
-
-
 @admin.register(PartnerProfile)
 class PartnerProfileAdmin(admin.ModelAdmin):
     list_display = ["organization", "published", "languages", "regions", "updated_at"]

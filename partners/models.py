@@ -265,8 +265,11 @@ class Tag(models.Model):
 
 
 class ConversationTag(models.Model):
-    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="tag_links")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="links")
+    # Both lookups are served by the two composite indexes below, so no single-column indexes.
+    request = models.ForeignKey(
+        ServiceRequest, on_delete=models.CASCADE, related_name="tag_links", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="links", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

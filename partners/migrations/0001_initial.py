@@ -209,8 +209,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tag_links', to='partners.servicerequest')),
-                ('tag', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='partners.tag')),
+                ('request', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='tag_links', to='partners.servicerequest')),
+                ('tag', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='links', to='partners.tag')),
             ],
         ),
         migrations.CreateModel(
