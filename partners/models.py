@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from messaging.models import Conversation
 from tenants.models import Organization
@@ -200,15 +201,15 @@ class ServiceRequest(models.Model):
         MATCHING = "matching", _("Through matching")
 
     class Stage(models.TextChoices):
-        REQUEST = "request", _("New request")
-        PROPOSAL_SENT = "proposal_sent", _("Proposal sent")
-        PROPOSAL_DECLINED = "proposal_declined", _("Proposal declined")
-        PROPOSAL_WITHDRAWN = "proposal_withdrawn", _("Proposal withdrawn")
-        JOB_OPEN = "job_open", _("Job open")
-        JOB_COMPLETED = "job_completed", _("Job completed")
-        JOB_CLOSED = "job_closed", _("Job closed")
-        DECLINED = "declined", _("Declined")
-        CLOSED = "closed", _("Closed")
+        REQUEST = "request", pgettext_lazy("request status", "New request")
+        PROPOSAL_SENT = "proposal_sent", pgettext_lazy("request status", "Proposal sent")
+        PROPOSAL_DECLINED = "proposal_declined", pgettext_lazy("request status", "Proposal declined")
+        PROPOSAL_WITHDRAWN = "proposal_withdrawn", pgettext_lazy("request status", "Proposal withdrawn")
+        JOB_OPEN = "job_open", pgettext_lazy("request status", "Job open")
+        JOB_COMPLETED = "job_completed", pgettext_lazy("request status", "Job completed")
+        JOB_CLOSED = "job_closed", pgettext_lazy("request status", "Job closed")
+        DECLINED = "declined", pgettext_lazy("request status", "Declined")
+        CLOSED = "closed", pgettext_lazy("request status", "Closed")
 
     conversation = models.OneToOneField(
         Conversation, on_delete=models.CASCADE, primary_key=True, related_name="service_request"
@@ -283,11 +284,11 @@ class ConversationTag(models.Model):
 
 class Proposal(models.Model):
     class Status(models.TextChoices):
-        SENT = "sent", _("Sent")
-        ACCEPTED = "accepted", _("Accepted")
-        DECLINED = "declined", _("Declined")
-        WITHDRAWN = "withdrawn", _("Withdrawn")
-        CLOSED = "closed", _("Closed")
+        SENT = "sent", pgettext_lazy("proposal status", "Sent")
+        ACCEPTED = "accepted", pgettext_lazy("proposal status", "Accepted")
+        DECLINED = "declined", pgettext_lazy("proposal status", "Declined")
+        WITHDRAWN = "withdrawn", pgettext_lazy("proposal status", "Withdrawn")
+        CLOSED = "closed", pgettext_lazy("proposal status", "Closed")
 
     request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="proposals")
     title = models.CharField(_("title"), max_length=120)
@@ -317,10 +318,10 @@ class Proposal(models.Model):
 
 class Job(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        COMPLETED = "completed", _("Completed")
-        CLOSED = "closed", _("Closed")
-        DECLINED = "declined", _("Declined")
+        OPEN = "open", pgettext_lazy("job status", "Open")
+        COMPLETED = "completed", pgettext_lazy("job status", "Completed")
+        CLOSED = "closed", pgettext_lazy("job status", "Closed")
+        DECLINED = "declined", pgettext_lazy("job status", "Declined")
 
     request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="jobs")
     proposal = models.OneToOneField(Proposal, on_delete=models.CASCADE, related_name="job")
@@ -339,9 +340,9 @@ class Job(models.Model):
 
 class JobInvoice(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        PAID = "paid", _("Paid")
-        CLOSED = "closed", _("Closed")
+        OPEN = "open", pgettext_lazy("invoice status", "Open")
+        PAID = "paid", pgettext_lazy("invoice status", "Paid")
+        CLOSED = "closed", pgettext_lazy("invoice status", "Closed")
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="invoices")
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
