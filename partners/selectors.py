@@ -56,9 +56,14 @@ def service_list(
 
 
 def access_service(*, merchant: Organization, id: int) -> Service:
-    """A service to contact. Any partner's service is found here; whether it may be contacted (published,
-    not blocked) is policy.can_contact's answer, which the page shows. Http404 for no such service."""
-    service = Service.objects.filter(pk=id).select_related("partner", "partner__partner_profile").first()
+    """A service in the public catalogue (its partner's profile is published). Whether this merchant may
+    contact it (not blocked) is policy.can_contact's answer, which the page shows. Http404 otherwise, so an
+    unpublished partner's name is not given away."""
+    service = (
+        Service.objects.filter(pk=id, partner__partner_profile__published=True)
+        .select_related("partner", "partner__partner_profile")
+        .first()
+    )
     if service is None:
         raise Http404
     return service
@@ -154,6 +159,7 @@ def request_inbox(
     tag_ids: list[int] | tuple = (),
     unread: bool = False,
     query: str = "",
+    with_tags: bool = True,
 ) -> QuerySet[Participant]:
     """The partner's (or merchant's) service requests, newest activity first, with the request, its tags and
     the user's unread count: two queries for any number of rows.
@@ -170,8 +176,9 @@ def request_inbox(
             "conversation__service_request__merchant",
         )
         .annotate(unread=unread_for(user))
-        .prefetch_related(_tags_prefetch())
     )
+    if with_tags:  # tags are the partner's; a merchant's inbox does not show them
+        rows = rows.prefetch_related(_tags_prefetch())
     if tag_ids:
         tagged = ConversationTag.objects.filter(
             tag_id__in=list(tag_ids), tag__organization=organization

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from messaging.models import Conversation, Participant
@@ -64,9 +65,13 @@ def _check_amount(amount: Decimal, label: str) -> Decimal:
         raise PartnersRefused(_("%(label)s must be more than zero.") % {"label": label})
     if amount > MAX_PRICE:
         raise PartnersRefused(
-            _("%(label)s can be at most %(max)s.") % {"label": label, "max": f"{MAX_PRICE:,}"}
+            _("%(label)s can be at most %(max)s.")
+            % {"label": label, "max": number_format(MAX_PRICE, force_grouping=True)}
         )
-    return amount.quantize(Decimal("0.01"))
+    amount = amount.quantize(Decimal("0.01"))
+    if amount <= 0:  # a fraction of a cent rounds to zero, which the table's check refuses with an error
+        raise PartnersRefused(_("%(label)s must be more than zero.") % {"label": label})
+    return amount
 
 
 def _check_currency(currency: str) -> str:
@@ -116,10 +121,14 @@ def _service_fields(
     title = " ".join(title.split())
     if not title:
         raise PartnersRefused(_("Give the service a title."))
-    if price_from is None or price_from < 0 or price_to is None or price_to < price_from:
+    if price_from is None or price_to is None or not (price_from.is_finite() and price_to.is_finite()):
+        raise PartnersRefused(_("The price range must start at zero or more and end at or above its start."))
+    if price_from < 0 or price_to < price_from:
         raise PartnersRefused(_("The price range must start at zero or more and end at or above its start."))
     if price_to > MAX_PRICE:
-        raise PartnersRefused(_("Prices can be at most %(max)s.") % {"max": f"{MAX_PRICE:,}"})
+        raise PartnersRefused(
+            _("Prices can be at most %(max)s.") % {"max": number_format(MAX_PRICE, force_grouping=True)}
+        )
     return {
         "category": category,
         "title": title[:120],
@@ -201,9 +210,13 @@ def store_save(
     owner: User | None,
     staff: list[User],
 ) -> Store:
-    """Add a store (store=None) or change one. Requests made for the store show its new name and URL."""
+    """Add a store (store=None) or change one. Requests made for the store show its new name and URL.
+
+    Refused for members (administrators manage stores), another organization's store, an empty name, or an
+    owner or staff member who is not a member of the organization."""
     _only_merchant(membership)
     _refuse_unless(policy.can_manage_stores(membership))
+    _check_store(membership, store)
     name = " ".join(name.split())
     if not name:
         raise PartnersRefused(_("Give the store a name."))
@@ -389,17 +402,21 @@ def match_request_send(
         raise PartnersRefused(
             _("No partner offers this service yet. Try another category, or browse the services.")
         )
-    match = MatchRequest.objects.create(
-        merchant=membership.organization,
-        created_by=actor,
-        category=category,
-        store=store,
-        budget=budget,
-        language=language,
-        region=region,
-        requirements=requirements.strip(),
-        client_token=client_token,
-    )
+    try:
+        with transaction.atomic():
+            match = MatchRequest.objects.create(
+                merchant=membership.organization,
+                created_by=actor,
+                category=category,
+                store=store,
+                budget=budget,
+                language=language,
+                region=region,
+                requirements=requirements.strip(),
+                client_token=client_token,
+            )
+    except IntegrityError:  # the same form, posted twice at the same moment: the first one did the work
+        return MatchRequest.objects.get(client_token=client_token, merchant=membership.organization)
     label = Category(category).label
     body = _outline(
         service_label=str(label), store=store, budget=budget, requirements=requirements, language=language
@@ -601,6 +618,8 @@ def request_decline(*, actor: User, membership: Membership, request: ServiceRequ
     matching changes (profiles, services, blocks)."""
     _only_partner(membership)
     request = _locked_request(membership, request)
+    if request.stage == ServiceRequest.Stage.DECLINED:  # a second click, or a second colleague
+        raise PartnersRefused(_("This request has already been declined."))
     message_post(actor=actor, membership=membership, conversation=request.conversation, body=text)
     organization = membership.organization
     for proposal in request.proposals.filter(status=Proposal.Status.SENT):

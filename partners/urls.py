@@ -39,8 +39,9 @@ urlpatterns = [
         requests.proposal_move,
         name="proposal_move",
     ),
-    path("requests/<int:request_id>/jobs/<int:job_id>/<slug:action>/", requests.job_move, name="job_move"),
+    # Before job_move, whose <slug:action> would otherwise take "invoices".
     path("requests/<int:request_id>/jobs/<int:job_id>/invoices/", requests.invoice_send, name="invoice_send"),
+    path("requests/<int:request_id>/jobs/<int:job_id>/<slug:action>/", requests.job_move, name="job_move"),
     path(
         "requests/<int:request_id>/invoices/<int:invoice_id>/<slug:action>/",
         requests.invoice_move,

@@ -91,7 +91,7 @@ class OrgUrl:
 
     `objects` builds the kwargs naming the victim's objects. `get`: a member's GET answers 200.
     `admin_get`: GET needs an administrator (a member gets 403). `admin_post`: POST needs an administrator
-    (a member gets 403).
+    (a member gets 403). `member_post`: the form a member may POST, answered with `member_status`.
     """
 
     objects: Callable[[World], dict] = lambda world: {}
@@ -100,6 +100,8 @@ class OrgUrl:
     admin_get: bool = False
     admin_post: dict | None = None
     ok: tuple[int, ...] = (200,)
+    member_post: Callable[[World], dict] | None = None
+    member_status: int = 302
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ SERVICE = {
     "currency": "USD",
 }
 STORE = {"name": "Hijacked", "url": "https://hijacked.example", "owner": ""}
+FUTURE = (datetime.date.today() + datetime.timedelta(days=60)).isoformat()
+PROPOSAL = {"title": "T", "scope": "S", "price": "100", "currency": "EUR", "delivery_date": FUTURE}
 
 ORG_URLS: dict[str, OrgUrl] = {
     "tenants:home": OrgUrl(),
@@ -177,13 +181,32 @@ ORG_URLS: dict[str, OrgUrl] = {
         kind="partner", get=False, objects=lambda w: {"service_id": w.p.service.pk}, admin_post={}
     ),
     "partners:inbox": OrgUrl(kind="partner"),
-    "partners:tags": OrgUrl(kind="partner"),
-    "partners:tag_edit": OrgUrl(kind="partner", objects=lambda w: {"tag_id": w.p.tag.pk}),
-    "partners:tag_delete": OrgUrl(kind="partner", objects=lambda w: {"tag_id": w.p.tag.pk}),
+    "partners:tags": OrgUrl(kind="partner", member_post=lambda w: {"name": "Urgent"}),
+    "partners:tag_edit": OrgUrl(
+        kind="partner",
+        objects=lambda w: {"tag_id": w.p.tag.pk},
+        member_post=lambda w: {f"tag-{w.p.tag.pk}-name": "Renamed"},
+    ),
+    "partners:tag_delete": OrgUrl(
+        kind="partner", objects=lambda w: {"tag_id": w.p.tag.pk}, member_post=lambda w: {}
+    ),
     # Merchants: finding a partner, their requests (any member), stores (administrators)
     "partners:experts": OrgUrl(kind="merchant"),
-    "partners:contact": OrgUrl(kind="merchant", objects=lambda w: {"service_id": w.p.service.pk}),
-    "partners:match": OrgUrl(kind="merchant"),
+    "partners:contact": OrgUrl(
+        kind="merchant",
+        objects=lambda w: {"service_id": w.p.service.pk},
+        member_post=lambda w: {"budget": "unknown", "requirements": "A new theme."},
+    ),
+    "partners:match": OrgUrl(
+        kind="merchant",
+        member_post=lambda w: {
+            "category": "theme",
+            "budget": "unknown",
+            "language": "en",
+            "region": "europe",
+            "requirements": "A new theme.",
+        },
+    ),
     "partners:match_detail": OrgUrl(kind="merchant", objects=lambda w: {"match_id": w.p.match.pk}),
     "partners:requests": OrgUrl(kind="merchant"),
     "partners:stores": OrgUrl(kind="merchant"),
@@ -192,20 +215,33 @@ ORG_URLS: dict[str, OrgUrl] = {
         kind="merchant", admin_get=True, objects=lambda w: {"store_id": w.p.store.pk}, admin_post=STORE
     ),
     # The conversation of a request: both sides, except tags, declining and blocking (the partner's)
-    "partners:request": OrgUrl(kind="partner", objects=lambda w: {"request_id": w.p.service_request.pk}),
+    "partners:request": OrgUrl(
+        kind="partner",
+        objects=lambda w: {"request_id": w.p.service_request.pk},
+        member_post=lambda w: {"body": "Thanks, we are on it."},
+    ),
     "partners:request_live": OrgUrl(
         kind="partner", objects=lambda w: {"request_id": w.p.service_request.pk}, ok=(200, 204)
     ),
     "partners:request_tag_add": OrgUrl(
-        kind="partner", get=False, objects=lambda w: {"request_id": w.p.service_request.pk}
+        kind="partner",
+        get=False,
+        objects=lambda w: {"request_id": w.p.service_request.pk},
+        member_post=lambda w: {"name": "Urgent"},
     ),
     "partners:request_tag_remove": OrgUrl(
         kind="partner",
         get=False,
         objects=lambda w: {"request_id": w.p.service_request.pk, "tag_id": w.p.tag.pk},
+        member_post=lambda w: {},
     ),
     "partners:proposal_send": OrgUrl(
-        kind="partner", get=False, objects=lambda w: {"request_id": w.p.service_request.pk}
+        kind="partner",
+        get=False,
+        objects=lambda w: {"request_id": w.p.service_request.pk},
+        # Another proposal waits for the merchant's answer: the form comes back with the reason.
+        member_post=lambda w: PROPOSAL,
+        member_status=400,
     ),
     "partners:proposal_move": OrgUrl(
         kind="merchant",
@@ -215,16 +251,19 @@ ORG_URLS: dict[str, OrgUrl] = {
             "proposal_id": w.p.proposal.pk,
             "action": "accept",
         },
+        member_post=lambda w: {},
     ),
     "partners:job_move": OrgUrl(
         kind="partner",
         get=False,
         objects=lambda w: {"request_id": w.p.service_request.pk, "job_id": w.p.job.pk, "action": "complete"},
+        member_post=lambda w: {},
     ),
     "partners:invoice_send": OrgUrl(
         kind="partner",
         get=False,
         objects=lambda w: {"request_id": w.p.service_request.pk, "job_id": w.p.job.pk},
+        member_post=lambda w: {f"job-{w.p.job.pk}-amount": "250", f"job-{w.p.job.pk}-due_date": FUTURE},
     ),
     "partners:invoice_move": OrgUrl(
         kind="partner",
@@ -234,12 +273,18 @@ ORG_URLS: dict[str, OrgUrl] = {
             "invoice_id": w.p.invoice.pk,
             "action": "paid",
         },
+        member_post=lambda w: {},
     ),
     "partners:request_decline": OrgUrl(
-        kind="partner", objects=lambda w: {"request_id": w.p.service_request.pk}
+        kind="partner",
+        objects=lambda w: {"request_id": w.p.service_request.pk},
+        member_post=lambda w: {"text": "Sorry, we cannot help."},
     ),
     "partners:merchant_block": OrgUrl(
-        kind="partner", admin_get=True, objects=lambda w: {"request_id": w.p.service_request.pk}, admin_post={}
+        kind="partner",
+        admin_get=True,
+        objects=lambda w: {"request_id": w.p.service_request.pk},
+        admin_post={},
     ),
 }
 
@@ -247,10 +292,8 @@ ORG_URLS: dict[str, OrgUrl] = {
 SHARED_REQUEST_URLS = {
     "partners:request",
     "partners:request_live",
-    "partners:proposal_send",
     "partners:proposal_move",
     "partners:job_move",
-    "partners:invoice_send",
     "partners:invoice_move",
 }
 PARTNERS_URLS = sorted(name for name in ORG_URLS if name.startswith("partners:"))
@@ -309,13 +352,14 @@ def _membership(user, organization):
     return Membership.objects.select_related("organization").get(user=user, organization=organization)
 
 
-def _partners_world(partner: Side, merchant: Side) -> Partners:
+def _partners_world(partner: Side, merchant: Side, category: str) -> Partners:
     """A published partner with a service and a tag; a merchant with a store who contacted it, accepted one
-    proposal (a job with an invoice) and has another waiting; and a matching request."""
+    proposal (a job with an invoice) and has another waiting; and a matching request that reaches only this
+    partner (the only one offering `category`)."""
     as_partner = _membership(partner.admin, partner.organization)
     as_merchant = _membership(merchant.admin, merchant.organization)
     PartnerProfileFactory(organization=partner.organization)
-    service = ServiceFactory(partner=partner.organization)
+    service = ServiceFactory(partner=partner.organization, category=category)
     store = StoreFactory(merchant=merchant.organization, owner=merchant.admin)
     service_request = contact_partner(merchant.admin, partner.organization, store=store)
     tag = partner_services.tag_create(actor=partner.admin, membership=as_partner, name="Priority")
@@ -332,7 +376,9 @@ def _partners_world(partner: Side, merchant: Side) -> Partners:
     accepted = partner_services.proposal_send(
         actor=partner.admin, membership=as_partner, request=service_request, **proposal
     )
-    partner_services.proposal_move(actor=merchant.admin, membership=as_merchant, proposal=accepted, to="accepted")
+    partner_services.proposal_move(
+        actor=merchant.admin, membership=as_merchant, proposal=accepted, to="accepted"
+    )
     job = accepted.job
     invoice = partner_services.job_invoice_send(
         actor=partner.admin,
@@ -380,7 +426,7 @@ def world(db):
     )
     outsider_partner = _side(PartnerFactory(slug="outsider-partner"))
     outsider_merchant = _side(MerchantFactory(slug="outsider-merchant"))
-    outsiders = _partners_world(outsider_partner, outsider_merchant)
+    outsiders = _partners_world(outsider_partner, outsider_merchant, "seo")
     return World(
         buyer=buyer,
         supplier=supplier,
@@ -394,7 +440,7 @@ def world(db):
         attachment=Attachment.objects.get(message__conversation=conversation),
         outsider=MembershipFactory(organization=outsider, role=Membership.Role.ADMINISTRATOR).user,
         outsider_document=DocumentFactory(buyer=outsider, supplier=supplier.organization),
-        p=_partners_world(partner, merchant),
+        p=_partners_world(partner, merchant, "theme"),
         outsider_partner=outsider_partner.admin,
         outsider_merchant=outsider_merchant.admin,
         outsider_request=outsiders.service_request,
@@ -455,6 +501,8 @@ def test_member_lacking_the_role(client, world, name):
         assert b"administrators" in response.content
     elif case.get:
         assert client.get(url).status_code in case.ok
+    if case.member_post is not None:
+        assert client.post(url, case.member_post(world)).status_code == case.member_status
     if case.admin_post is not None:
         response = client.post(url, case.admin_post)
         assert response.status_code == 403
@@ -466,16 +514,129 @@ def test_member_lacking_the_role(client, world, name):
         assert client.get(url).status_code in (200, 302)
 
 
+def _request(client, name, url, **headers):
+    """GET for pages, POST (with the administrator's form) for actions that only take a POST."""
+    case = ORG_URLS[name]
+    if case.get or case.admin_get:
+        return client.get(url, headers=headers)
+    return client.post(url, case.admin_post or {}, headers=headers)
+
+
+def _missing(kwargs: dict) -> dict:
+    """The same URL naming objects that do not exist (an action slug stays as it is)."""
+    return {key: 987654321 if key.endswith("_id") else value for key, value in kwargs.items()}
+
+
+@pytest.mark.parametrize("outsider", ["partner", "merchant"])
+@pytest.mark.parametrize("name", PARTNERS_URLS)
+def test_outsider_partner_or_merchant_gets_the_same_404_as_for_nothing(client, world, name, outsider):
+    """The buyer outsider above meets "no such page" on every partners URL; a partner or a merchant of
+    another organization reaches the real lookups, and must meet the same 404 as for a missing object."""
+    case = ORG_URLS[name]
+    own_slug = f"outsider-{outsider}"
+    client.force_login(world.outsider_partner if outsider == "partner" else world.outsider_merchant)
+    kwargs = case.objects(world)
+    victim = _request(client, name, _url(name, world.side(case.kind).organization.slug, kwargs))
+    nowhere = _request(client, name, _url(name, "no-such-organization", kwargs))
+    assert victim.status_code == nowhere.status_code == 404
+    assert _normalized(victim) == _normalized(nowhere)
+    if not kwargs:
+        return
+    theirs = _request(client, name, _url(name, own_slug, kwargs))
+    missing = _request(client, name, _url(name, own_slug, _missing(kwargs)))
+    if name == "partners:contact" and outsider == "merchant":
+        # A published service is in every merchant's catalogue: any merchant may open its contact page.
+        assert theirs.status_code == 200 and missing.status_code == 404
+        return
+    assert theirs.status_code == missing.status_code == 404, theirs.status_code
+    assert _normalized(theirs) == _normalized(missing)
+    if "request_id" in kwargs and len([key for key in kwargs if key.endswith("_id")]) > 1:
+        # The outsider's own request, naming the victim's proposal, job, invoice or tag.
+        own = world.outsider_request.pk
+        theirs = _request(client, name, _url(name, own_slug, {**kwargs, "request_id": own}))
+        missing = _request(client, name, _url(name, own_slug, {**_missing(kwargs), "request_id": own}))
+        assert theirs.status_code == missing.status_code == 404, theirs.status_code
+        assert _normalized(theirs) == _normalized(missing)
+
+
+HTMX_TARGETS = {
+    "messaging:inbox": "conversation-list",
+    "messaging:compose": "counterpart-choices",
+    "messaging:document_messages": "document-messages",
+    "connections:search": "search-panel",
+    "documents:list": "document-results",
+    "partners:inbox": "request-list",
+    "partners:experts": "service-results",
+    "partners:tags": "tag-manager",
+    "partners:tag_edit": "tag-manager",
+    "partners:tag_delete": "tag-manager",
+    "partners:request_tag_add": "request-tags",
+    "partners:request_tag_remove": "request-tags",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORG_URLS))
+def test_htmx_requests_of_an_outsider_get_the_same_404(client, world, name):
+    """The regions htmx swaps are no back door: the same 404, for GET and POST, as for nothing."""
+    case = ORG_URLS[name]
+    headers = {"HX-Request": "true", "HX-Target": HTMX_TARGETS.get(name, "main"), "HX-Current-URL": "/"}
+    kwargs = case.objects(world)
+    outsiders = [("outsider", world.outsider)]
+    if name.startswith("partners:"):
+        outsiders += [
+            ("outsider-partner", world.outsider_partner),
+            ("outsider-merchant", world.outsider_merchant),
+        ]
+    for own_slug, user in outsiders:
+        client.force_login(user)
+        victims_url = _url(name, world.side(case.kind).organization.slug, kwargs)
+        nowhere_url = _url(name, "no-such-organization", kwargs)
+        for method in ("get", "post"):
+            victim = getattr(client, method)(victims_url, headers=headers)
+            nowhere = getattr(client, method)(nowhere_url, headers=headers)
+            assert victim.status_code == nowhere.status_code == 404, (own_slug, method)
+            assert _normalized(victim) == _normalized(nowhere)
+        if kwargs and not (name == "partners:contact" and own_slug == "outsider-merchant"):
+            theirs = _request(client, name, _url(name, own_slug, kwargs), **headers)
+            missing = _request(client, name, _url(name, own_slug, _missing(kwargs)), **headers)
+            assert theirs.status_code == missing.status_code == 404, own_slug
+            assert _normalized(theirs) == _normalized(missing)
+
+
 @pytest.mark.parametrize("name", sorted(ORG_URLS))
 def test_the_other_kind_of_organization_gets_404_or_its_page(client, world, name):
-    """Supplier pages do not exist for buyers and the reverse; shared pages answer both."""
+    """Supplier pages do not exist for buyers and the reverse; shared pages answer both. Partner pages do not
+    exist for merchants and the reverse, except the conversation of a request, which answers its two sides."""
     case = ORG_URLS[name]
+    if name.startswith("partners:"):
+        other = world.merchant if case.kind == "partner" else world.partner
+        client.force_login(other.admin)
+        response = _request(client, name, _url(name, other.organization.slug, case.objects(world)))
+        if name in SHARED_REQUEST_URLS:
+            assert response.status_code in (200, 204, 302, 400)
+        else:
+            assert response.status_code == 404
+        # Buyers and suppliers have no partners pages at all.
+        for side in (world.buyer, world.supplier):
+            client.force_login(side.admin)
+            assert (
+                _request(client, name, _url(name, side.organization.slug, case.objects(world))).status_code
+                == 404
+            )
+        return
     other = world.supplier if case.kind == "buyer" else world.buyer
     client.force_login(other.admin)
     response = client.get(_url(name, other.organization.slug, case.objects(world)))
     assert response.status_code in (200, 302, 404, 405)
     if name.startswith("connections:") and name != "connections:detail" and case.get:
         assert response.status_code == 404
+    # Partners and merchants have no connections pages.
+    for side in (world.partner, world.merchant):
+        client.force_login(side.admin)
+        response = client.get(_url(name, side.organization.slug, case.objects(world)))
+        assert response.status_code in (200, 302, 404, 405)
+        if name.startswith("connections:") and case.get:
+            assert response.status_code == 404
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC_URLS))

@@ -118,7 +118,7 @@ def match_detail(request, match_id: int):
 def requests(request):
     """The merchant's conversations with partners, newest first."""
     only(request, "merchant")
-    rows = selectors.request_inbox(organization=request.organization, user=request.user)
+    rows = selectors.request_inbox(organization=request.organization, user=request.user, with_tags=False)
     page = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "partners/requests.html", {"page": page})
 

@@ -123,9 +123,13 @@ def inbox(request):
     """Filter by tags (any of them) and unread, search by contact, store name or URL; all in the URL."""
     only(request, "partner")
     tags = list(selectors.tag_list(organization=request.organization))
-    form = RequestFilterForm(request.GET, tags=tags)
+    # A tag deleted since the URL was bookmarked is dropped, not a reason to ignore the other filters.
+    known = {tag.pk for tag in tags}
+    query = request.GET.copy()
+    query.setlist("tag", [str(pk) for pk in integer_ids(query.getlist("tag")) if pk in known])
+    form = RequestFilterForm(query, tags=tags)
     filters = form.cleaned_data if form.is_valid() else {}
-    tag_ids = integer_ids(filters.get("tag") or [])
+    tag_ids = filters.get("tag") or []
     rows = selectors.request_inbox(
         organization=request.organization,
         user=request.user,

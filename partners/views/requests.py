@@ -36,6 +36,14 @@ def _access(request, request_id: int):
     return selectors.access_request(organization=request.organization, id=request_id)
 
 
+def _partner_side(request, request_id: int):
+    """Pages and actions of the partner only: for the merchant of the request they do not exist."""
+    service_request = _access(request, request_id)
+    if service_request.partner_id != request.organization.pk:
+        raise Http404
+    return service_request
+
+
 def _back(request, service_request, anchor: str = ""):
     response = redirect("partners:request", org_slug=request.organization.slug, request_id=service_request.pk)
     if anchor:
@@ -167,9 +175,11 @@ def request_live(request, request_id: int):
         "item": service_request,
         "conversation": service_request.conversation,
         "is_partner": request.organization.pk == service_request.partner_id,
+        # The activity swaps in out of band; the new #live replaces the old one with the next cursors.
+        "live_only": True,
         **_activity(service_request),
     }
-    return render(request, "partners/request.html#activity", context)
+    return render(request, "partners/request.html#live", context)
 
 
 def _refused(request, service_request, refusal, anchor=""):
@@ -195,9 +205,7 @@ def _tags_region(request, service_request, *, tag_form=None, status=200):
 @organization_required
 def request_tag_add(request, request_id: int):
     """Add tag: a typed name (created when new) or an existing tag; htmx swaps the tags in place."""
-    service_request = _access(request, request_id)
-    if service_request.partner_id != request.organization.pk:
-        raise Http404
+    service_request = _partner_side(request, request_id)
     form = AddTagForm(request.POST)
     if form.is_valid():
         try:
@@ -225,9 +233,7 @@ def request_tag_add(request, request_id: int):
 @require_POST
 @organization_required
 def request_tag_remove(request, request_id: int, tag_id: int):
-    service_request = _access(request, request_id)
-    if service_request.partner_id != request.organization.pk:
-        raise Http404
+    service_request = _partner_side(request, request_id)
     tag = selectors.access_tag(organization=request.organization, id=tag_id)
     services.tag_remove(actor=request.user, membership=request.membership, request=service_request, tag=tag)
     if request.htmx:
@@ -241,7 +247,7 @@ def request_tag_remove(request, request_id: int, tag_id: int):
 @require_POST
 @organization_required
 def proposal_send(request, request_id: int):
-    service_request = _access(request, request_id)
+    service_request = _partner_side(request, request_id)
     form = ProposalForm(request.POST)
     if form.is_valid():
         try:
@@ -301,7 +307,7 @@ def job_move(request, request_id: int, job_id: int, action: str):
 @require_POST
 @organization_required
 def invoice_send(request, request_id: int, job_id: int):
-    service_request = _access(request, request_id)
+    service_request = _partner_side(request, request_id)
     job = selectors.access_job(request=service_request, id=job_id)
     form = InvoiceForm(request.POST, prefix=invoice_prefix(job.pk))
     if form.is_valid():
@@ -344,9 +350,7 @@ def invoice_move(request, request_id: int, invoice_id: int, action: str):
 @organization_required
 def request_decline(request, request_id: int):
     """The partner answers that it cannot help, with an editable text in the partner user's language."""
-    service_request = _access(request, request_id)
-    if service_request.partner_id != request.organization.pk:
-        raise Http404
+    service_request = _partner_side(request, request_id)
     form = DeclineForm(request.POST or None, initial={"text": default_decline_text()})
     if request.method == "POST" and form.is_valid():
         try:
@@ -373,9 +377,7 @@ def request_decline(request, request_id: int):
 @organization_required
 def merchant_block(request, request_id: int):
     """More > Block merchant: GET asks for confirmation (it cannot be undone), POST blocks."""
-    service_request = _access(request, request_id)
-    if service_request.partner_id != request.organization.pk:
-        raise Http404
+    service_request = _partner_side(request, request_id)
     allowed(policy.can_block(request.membership))
     error = None
     if request.method == "POST":
