@@ -182,11 +182,6 @@ def request_live(request, request_id: int):
     return render(request, "partners/request.html#live", context)
 
 
-def _refused(request, service_request, refusal, anchor=""):
-    messages.error(request, str(refusal))
-    return _back(request, service_request, anchor)
-
-
 # Tags on a conversation (partners) --------------------------------------------------------------------------
 
 
@@ -265,6 +260,17 @@ def proposal_send(request, request_id: int):
     return _page(request, service_request, proposal_form=form, status=400)
 
 
+def _move(request, service_request, move, done: str):
+    """One change of status (`move`, a service call): flash what happened or why not, then go back."""
+    try:
+        move()
+    except services.MessagingRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, done)
+    return _back(request, service_request, "activity")
+
+
 @require_POST
 @organization_required
 def proposal_move(request, request_id: int, proposal_id: int, action: str):
@@ -272,19 +278,20 @@ def proposal_move(request, request_id: int, proposal_id: int, action: str):
     proposal = selectors.access_proposal(request=service_request, id=proposal_id)
     if action not in PROPOSAL_ACTIONS:
         raise Http404
-    try:
-        services.proposal_move(
-            actor=request.user, membership=request.membership, proposal=proposal, to=PROPOSAL_ACTIONS[action]
-        )
-    except services.MessagingRefused as refusal:
-        return _refused(request, service_request, refusal, "activity")
     done = {
         "accept": _("You accepted the proposal. The job has started."),
         "decline": _("You declined the proposal."),
         "withdraw": _("You withdrew the proposal."),
-    }
-    messages.success(request, done[action])
-    return _back(request, service_request, "activity")
+    }[action]
+    to = PROPOSAL_ACTIONS[action]
+    return _move(
+        request,
+        service_request,
+        lambda: services.proposal_move(
+            actor=request.user, membership=request.membership, proposal=proposal, to=to
+        ),
+        done,
+    )
 
 
 @require_POST
@@ -294,14 +301,13 @@ def job_move(request, request_id: int, job_id: int, action: str):
     job = selectors.access_job(request=service_request, id=job_id)
     if action not in JOB_ACTIONS:
         raise Http404
-    try:
-        services.job_move(actor=request.user, membership=request.membership, job=job, to=JOB_ACTIONS[action])
-    except services.MessagingRefused as refusal:
-        return _refused(request, service_request, refusal, "activity")
-    messages.success(
-        request, _("The job is now “%(status)s”.") % {"status": Job.Status(JOB_ACTIONS[action]).label}
+    to = JOB_ACTIONS[action]
+    return _move(
+        request,
+        service_request,
+        lambda: services.job_move(actor=request.user, membership=request.membership, job=job, to=to),
+        _("The job is now “%(status)s”.") % {"status": Job.Status(to).label},
     )
-    return _back(request, service_request, "activity")
 
 
 @require_POST
@@ -330,17 +336,15 @@ def invoice_move(request, request_id: int, invoice_id: int, action: str):
     invoice = selectors.access_job_invoice(request=service_request, id=invoice_id)
     if action not in INVOICE_ACTIONS:
         raise Http404
-    try:
-        services.job_invoice_move(
-            actor=request.user, membership=request.membership, invoice=invoice, to=INVOICE_ACTIONS[action]
-        )
-    except services.MessagingRefused as refusal:
-        return _refused(request, service_request, refusal, "activity")
-    messages.success(
+    to = INVOICE_ACTIONS[action]
+    return _move(
         request,
-        _("The invoice is now “%(status)s”.") % {"status": JobInvoice.Status(INVOICE_ACTIONS[action]).label},
+        service_request,
+        lambda: services.job_invoice_move(
+            actor=request.user, membership=request.membership, invoice=invoice, to=to
+        ),
+        _("The invoice is now “%(status)s”.") % {"status": JobInvoice.Status(to).label},
     )
-    return _back(request, service_request, "activity")
 
 
 # Declining and blocking (partners) --------------------------------------------------------------------------
