@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "connections",
     "messaging",
     "partners",
+    "notifications",
     "demo",
 ]
 
@@ -180,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connections.tasks.expire_connection_requests",
         "schedule": 60 * 60,
     },
+    "sweep-outbox": {
+        "task": "notifications.tasks.sweep_outbox",
+        "schedule": 60,
+    },
 }
 
 # Authentication: email is the username; django-axes throttles failed logins per username and IP.
@@ -278,6 +283,12 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 # Links in emails point here.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Parley <no-reply@parley.localhost>")
+# Message-IDs of our emails end in this domain; replies go to reply+<token>@INBOUND_EMAIL_DOMAIN.
+EMAIL_DOMAIN = env("EMAIL_DOMAIN", "parley.localhost")
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", "reply.parley.localhost")
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+# A row left "sending" this long lost its worker; the sweeper tries it again.
+OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 600)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # django-anymail reads provider settings from ANYMAIL_<NAME> variables, e.g. ANYMAIL_POSTMARK_SERVER_TOKEN.
 ANYMAIL = {

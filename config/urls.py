@@ -49,4 +49,5 @@ urlpatterns = [
     path("o/<slug:org_slug>/connections/", include("connections.urls")),
     path("o/<slug:org_slug>/messages/", include("messaging.urls")),
     path("o/<slug:org_slug>/", include("partners.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -25,7 +25,7 @@ from .models import (
     ReadState,
 )
 from .policy import can_send
-from .signals import message_posted
+from .signals import message_posted, message_saved
 from .uploads import check_upload
 
 
@@ -103,6 +103,7 @@ def _post(
         conversation=conversation,
         defaults={"unread_count": 0, "last_read_at": now, "updated_at": now},
     )
+    message_saved.send(sender=Message, message=message)
     transaction.on_commit(
         lambda: message_posted.send(sender=Message, message_id=message.pk, conversation_id=conversation.pk)
     )

@@ -127,6 +127,7 @@ FUTURE = (datetime.date.today() + datetime.timedelta(days=60)).isoformat()
 PROPOSAL = {"title": "T", "scope": "S", "price": "100", "currency": "EUR", "delivery_date": FUTURE}
 
 ORG_URLS: dict[str, OrgUrl] = {
+    "notifications:preferences": OrgUrl(),
     "tenants:home": OrgUrl(),
     "tenants:settings": OrgUrl(admin_post={"contact_email": "hijack@example.com", "default_language": "en"}),
     "documents:list": OrgUrl(),
@@ -299,6 +300,8 @@ SHARED_REQUEST_URLS = {
 PARTNERS_URLS = sorted(name for name in ORG_URLS if name.startswith("partners:"))
 
 PUBLIC_URLS: dict[str, PublicUrl] = {
+    # Signed per user and organization; anything else is a 404 (tests/notifications cover a real token).
+    "notifications:unsubscribe": PublicUrl(kwargs={"token": "not-a-signed-token"}, anonymous=404),
     "home": PublicUrl(anonymous=302),
     "login": PublicUrl(),
     "logout": PublicUrl(anonymous=302, method="post"),

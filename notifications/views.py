@@ -1,0 +1,46 @@
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from tenants.decorators import organization_required
+
+from . import selectors, services
+from .forms import PreferenceForm
+
+
+@require_http_methods(["GET", "POST"])
+@organization_required
+def preferences(request):
+    """Settings > Notifications: each member chooses for themselves, in this organization."""
+    current = selectors.preference_get(user=request.user, organization=request.organization)
+    form = PreferenceForm(
+        request.POST or None,
+        initial={"messages": current.messages, "connection_requests": current.connection_requests},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.preference_update(user=request.user, organization=request.organization, **form.cleaned_data)
+        messages.success(request, _("Your notification settings were saved."))
+        return redirect("notifications:preferences", org_slug=request.organization.slug)
+    return render(
+        request, "notifications/preferences.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+# A mail client's one-click unsubscribe (RFC 8058) posts without a session or CSRF token: the signed token
+# in the URL is the proof, and all it can do is turn message emails off.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    found = services.read_unsubscribe_token(token)
+    if found is None:
+        raise Http404
+    user_id, organization_id = found
+    done = False
+    if request.method == "POST":
+        done = services.messages_unsubscribe(user_id=user_id, organization_id=organization_id) is not None
+        if not done:
+            raise Http404
+    return render(request, "notifications/unsubscribe.html", {"done": done})

@@ -1,0 +1,228 @@
+"""The outbox: one row per email, written with the message; sent once over a real SMTP conversation."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from messaging import services as messaging_services
+from notifications import services
+from notifications.models import NotificationPreference, OutgoingEmail
+from tenants.models import Membership
+from tests.factories import (
+    ConnectionFactory,
+    MembershipFactory,
+    MerchantFactory,
+    UserFactory,
+    contact_partner,
+    reachable_partner,
+    start_conversation,
+)
+
+from .smtp import SmtpServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def smtp(settings):
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_TIMEOUT = 5
+        yield server.recorder
+
+
+@pytest.fixture
+def talking(buyer, supplier, buyer_admin, supplier_admin):
+    ConnectionFactory(supplier=supplier, customer=buyer)
+    return start_conversation(buyer_admin, supplier, subject="Pallets", body="Can you ship <b>Monday</b>?")
+
+
+def member(organization, *, language="", role=Membership.Role.MEMBER, email=None):
+    user = UserFactory(language=language, **({"email": email} if email else {}))
+    MembershipFactory(user=user, organization=organization, role=role)
+    return user
+
+
+class TestQueueing:
+    def test_a_message_writes_one_email_per_counterpart_user_never_the_author(
+        self, talking, buyer, supplier, buyer_admin, supplier_admin
+    ):
+        colleague = member(buyer)
+        rows = OutgoingEmail.objects.all()
+        assert sorted(rows.values_list("to_email", flat=True)) == [supplier_admin.email]
+        assert colleague.email not in rows.values_list("to_email", flat=True)
+        row = rows.get()
+        assert row.kind == "message" and row.status == OutgoingEmail.Status.QUEUED
+        assert row.key == f"message:{talking.messages.get().pk}:user:{supplier_admin.pk}"
+        assert "Pallets" in row.subject and buyer.name in row.subject
+        # The body is shown, escaped in HTML.
+        assert "Can you ship <b>Monday</b>?" in row.body_text
+        assert "&lt;b&gt;Monday&lt;/b&gt;" in row.body_html and "<b>Monday" not in row.body_html
+        assert f"/o/{supplier.slug}/messages/{talking.pk}/" in row.body_text
+        assert row.headers["Auto-Submitted"] == "auto-generated"
+        assert row.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert row.thread == f"<conversation-{talking.pk}@parley.localhost>"
+
+    def test_each_recipient_reads_it_in_their_language(self, talking, supplier, buyer_admin):
+        german = member(supplier, language="de")
+        messaging_services.message_post(
+            actor=buyer_admin,
+            membership=buyer_admin.memberships.get(),
+            conversation=talking,
+            body="Noch eine Frage",
+        )
+        row = OutgoingEmail.objects.get(to_email=german.email)
+        assert row.language == "de"
+        assert row.subject.startswith("Neue Nachricht von")
+        assert "Hallo" in row.body_text
+
+    def test_digest_and_off_get_no_immediate_email(self, talking, supplier, buyer_admin, supplier_admin):
+        digest, off = member(supplier), member(supplier)
+        for user, choice in ((digest, "digest"), (off, "off")):
+            services.preference_update(
+                user=user, organization=supplier, messages=choice, connection_requests=True
+            )
+        before = OutgoingEmail.objects.count()
+        messaging_services.message_post(
+            actor=buyer_admin, membership=buyer_admin.memberships.get(), conversation=talking, body="More"
+        )
+        assert OutgoingEmail.objects.count() == before + 1
+        assert OutgoingEmail.objects.latest("id").to_email == supplier_admin.email
+
+    def test_a_merchants_first_contact_reaches_the_partner_at_once_whatever_the_preference(self):
+        partner = reachable_partner()
+        partner_user = member(partner)
+        services.preference_update(
+            user=partner_user, organization=partner, messages="off", connection_requests=False
+        )
+        merchant_user = member(MerchantFactory())
+        request = contact_partner(merchant_user, partner)
+        row = OutgoingEmail.objects.get(to_email=partner_user.email)
+        assert "New request from" in row.subject
+        assert f"/requests/{request.pk}/" in row.body_text
+        # Later messages follow the preference.
+        messaging_services.message_post(
+            actor=merchant_user,
+            membership=merchant_user.memberships.get(),
+            conversation=request.conversation,
+            body="Any news?",
+        )
+        assert OutgoingEmail.objects.filter(to_email=partner_user.email).count() == 1
+
+    def test_a_message_that_is_rolled_back_leaves_no_email(self, talking, buyer_admin):
+        before = OutgoingEmail.objects.count()
+        with pytest.raises(messaging_services.MessagingRefused):
+            messaging_services.message_post(
+                actor=buyer_admin, membership=buyer_admin.memberships.get(), conversation=talking, body=" "
+            )
+        assert OutgoingEmail.objects.count() == before
+
+
+class TestSending:
+    def test_sent_once_over_smtp_with_its_headers(self, smtp, talking, supplier_admin):
+        row = OutgoingEmail.objects.get()
+        assert services.outgoing_email_send(email_id=row.pk) == "sent"
+        assert services.outgoing_email_send(email_id=row.pk) == "skipped"
+        row.refresh_from_db()
+        assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None
+        assert smtp.message_ids() == [row.message_id]
+        received = smtp.received[0]
+        assert received["To"] == supplier_admin.email
+        assert received["References"] == received["In-Reply-To"] == row.thread
+        assert received["Auto-Submitted"] == "auto-generated"
+        assert received["X-Auto-Response-Suppress"] == "All"
+        unfolded = "".join(received["List-Unsubscribe"].split())  # long headers are folded on the wire
+        assert unfolded == row.headers["List-Unsubscribe"]
+        assert received.is_multipart()
+        assert {part.get_content_type() for part in received.walk()} >= {"text/plain", "text/html"}
+
+    @pytest.mark.parametrize("answer", ["421 4.7.0 Too busy", "451 4.3.0 Try again later"])
+    def test_a_temporary_refusal_is_retried_later(self, smtp, talking, answer):
+        smtp.answer = answer
+        row = OutgoingEmail.objects.get()
+        assert services.outgoing_email_send(email_id=row.pk) == "retrying"
+        row.refresh_from_db()
+        assert row.status == "retrying" and row.attempts == 1
+        assert answer.split()[0] in row.last_error
+        assert row.next_attempt_at > timezone.now()
+        smtp.answer = None
+        later = row.next_attempt_at + datetime.timedelta(seconds=1)
+        assert services.outbox_sweep(now=later) == [row.pk]
+        assert services.outgoing_email_send(email_id=row.pk) == "sent"
+        assert smtp.message_ids() == [row.message_id]
+
+    def test_a_permanent_refusal_fails_and_is_never_tried_again(self, smtp, talking):
+        smtp.answer = "550 5.1.1 No such user"
+        row = OutgoingEmail.objects.get()
+        assert services.outgoing_email_send(email_id=row.pk) == "failed"
+        row.refresh_from_db()
+        assert row.status == "failed" and "550" in row.last_error
+        assert services.outbox_sweep(now=timezone.now() + datetime.timedelta(days=1)) == []
+        assert services.outgoing_email_send(email_id=row.pk) == "skipped"
+        assert smtp.received == []
+
+    def test_no_server_is_temporary_and_attempts_run_out(self, settings, talking):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+        settings.OUTBOX_MAX_ATTEMPTS = 2
+        row = OutgoingEmail.objects.get()
+        assert services.outgoing_email_send(email_id=row.pk) == "retrying"
+        OutgoingEmail.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        assert services.outgoing_email_send(email_id=row.pk) == "failed"
+        assert OutgoingEmail.objects.get(pk=row.pk).attempts == 2
+
+
+class TestSweeper:
+    def test_rows_a_lost_task_left_behind_are_sent_again(self, talking):
+        row = OutgoingEmail.objects.get()
+        now = timezone.now()
+        assert services.outbox_sweep(now=now) == []  # just queued: its task is on its way
+        assert services.outbox_sweep(now=now + datetime.timedelta(minutes=2)) == [row.pk]
+
+    def test_a_row_left_sending_by_a_dead_worker_is_retried(self, settings, talking):
+        row = OutgoingEmail.objects.get()
+        OutgoingEmail.objects.filter(pk=row.pk).update(status="sending", attempts=1)
+        later = timezone.now() + datetime.timedelta(seconds=settings.OUTBOX_STALE_SECONDS + 1)
+        assert services.outbox_sweep(now=timezone.now()) == []
+        assert services.outbox_sweep(now=later) == [row.pk]
+        row.refresh_from_db()
+        assert row.status == "retrying" and "worker was lost" in row.last_error
+        assert services.outgoing_email_send(email_id=row.pk) == "sent"
+        assert len(mail.outbox) == 1
+
+
+class TestPreferencesAndUnsubscribe:
+    def test_a_member_chooses_for_themselves(self, client, supplier, supplier_member):
+        client.force_login(supplier_member)
+        url = f"/o/{supplier.slug}/settings/notifications/"
+        assert "Immediately" in client.get(url).content.decode()
+        response = client.post(url, {"messages": "digest"})
+        assert response.status_code == 302
+        saved = NotificationPreference.objects.get(user=supplier_member, organization=supplier)
+        assert (saved.messages, saved.connection_requests) == ("digest", False)
+        assert client.post(url, {"messages": "weekly"}).status_code == 400
+        assert NotificationPreference.objects.get(pk=saved.pk).messages == "digest"
+
+    def test_one_click_unsubscribe_without_session_or_csrf(self, talking, supplier, supplier_admin):
+        from django.test import Client
+
+        row = OutgoingEmail.objects.get()
+        url = row.headers["List-Unsubscribe"].strip("<>").replace("http://127.0.0.1:8000", "")
+        client = Client(enforce_csrf_checks=True)
+        assert "Unsubscribe" in client.get(url).content.decode()
+        response = client.post(url, {"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+        assert (
+            NotificationPreference.objects.get(user=supplier_admin, organization=supplier).messages == "off"
+        )
+
+    def test_a_tampered_token_is_a_404(self, client, talking):
+        row = OutgoingEmail.objects.get()
+        url = row.headers["List-Unsubscribe"].strip("<>").replace("http://127.0.0.1:8000", "")
+        assert client.post(url[:-3] + "x/").status_code == 404
+        assert not NotificationPreference.objects.exists()
