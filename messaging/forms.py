@@ -25,7 +25,24 @@ class MultipleFileField(forms.FileField):
         return prepare_uploads([super(MultipleFileField, self).clean(f, initial) for f in files])
 
 
-class MessageFields(forms.Form):
+class OneTimeKeyForm(forms.Form):
+    """A fresh key per rendered form: the same form sent twice does its work once."""
+
+    client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client_token"].initial = uuid.uuid4()
+
+    def clean_client_token(self) -> uuid.UUID | None:
+        # A mangled key only costs the double-submit guard; the form itself is still fine to send.
+        try:
+            return uuid.UUID(self.cleaned_data["client_token"])
+        except ValueError:
+            return None
+
+
+class MessageFields(OneTimeKeyForm):
     body = forms.CharField(
         label=_("Message"),
         max_length=MAX_BODY_LENGTH,
@@ -36,19 +53,6 @@ class MessageFields(forms.Form):
         label=_("Attach files"),
         help_text=_("Up to 10 files, 10 MB each. Programs cannot be sent."),
     )
-    # A fresh key per rendered form: sending the same form twice creates one message.
-    client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["client_token"].initial = uuid.uuid4()
-
-    def clean_client_token(self) -> uuid.UUID | None:
-        # A mangled key only costs the double-submit guard; the message itself is still fine to send.
-        try:
-            return uuid.UUID(self.cleaned_data["client_token"])
-        except ValueError:
-            return None
 
 
 class ReplyForm(MessageFields):

@@ -88,7 +88,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
-def email_queue(
+def email_render(
     *,
     kind: str,
     key: str | None,
@@ -99,11 +99,9 @@ def email_queue(
     template: str,
     context: dict,
     thread: str = "",
-) -> OutgoingEmail | None:
-    """Render an email in `language` and write its outbox row; the row is sent after the transaction commits.
-    None when an email for the same `key` exists already (one email per cause)."""
-    if key and OutgoingEmail.objects.filter(key=key).exists():
-        return None
+) -> OutgoingEmail:
+    """An outbox row (not saved yet): `template` rendered in `language`, with the unsubscribe and preferences
+    links of the user in the organization."""
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     if user is not None and organization is not None:
         token = unsubscribe_token(user_id=user.pk, organization_id=organization.pk)
@@ -121,26 +119,51 @@ def email_queue(
         subject = _one_line(render_to_string(f"notifications/email/{template}_subject.txt", context))
         text = render_to_string(f"notifications/email/{template}.txt", context)
         html = render_to_string(f"notifications/email/{template}.html", context)
+    return OutgoingEmail(
+        kind=kind,
+        key=key,
+        to_email=to_email,
+        user=user,
+        language=language,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        headers=headers,
+        thread=thread,
+    )
+
+
+def emails_queue(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
+    """Write the rows in one INSERT and send each after the transaction commits. A row whose key is taken
+    (the same cause, written before) is dropped: one email per cause."""
+    keys = [email.key for email in emails if email.key]
+    taken = set(OutgoingEmail.objects.filter(key__in=keys).values_list("key", flat=True)) if keys else set()
+    fresh = [email for email in emails if not email.key or email.key not in taken]
+    if not fresh:
+        return []
     try:
         with transaction.atomic():
-            email = OutgoingEmail.objects.create(
-                kind=kind,
-                key=key,
-                to_email=to_email,
-                user=user,
-                language=language,
-                subject=subject,
-                body_text=text,
-                body_html=html,
-                headers=headers,
-                thread=thread,
-            )
-    except IntegrityError:  # the same cause, written a moment ago by another process
-        return None
+            created = OutgoingEmail.objects.bulk_create(fresh)
+    except IntegrityError:  # a key written a moment ago by another process: write the others one by one
+        created = []
+        for email in fresh:
+            try:
+                with transaction.atomic():
+                    email.save()
+            except IntegrityError:
+                continue
+            created.append(email)
     from .tasks import send_outgoing_email
 
-    transaction.on_commit(lambda: send_outgoing_email.delay(email.pk))
-    return email
+    ids = [email.pk for email in created]
+    transaction.on_commit(lambda: [send_outgoing_email.delay(email_id) for email_id in ids])
+    return created
+
+
+def email_queue(**fields) -> OutgoingEmail | None:
+    """One email (see email_render for the fields); None when its key was used before."""
+    created = emails_queue([email_render(**fields)])
+    return created[0] if created else None
 
 
 def language_of(user: User, organization: Organization) -> str:
@@ -165,7 +188,8 @@ def conversation_path(organization: Organization, conversation_id: int) -> str:
 def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
     """Emails for a new message: every user of the other organization whose preference is "immediately"
     (the default), once per message and user, never the author. A merchant's first contact always reaches
-    the partner at once, whatever the partner's preference. Two queries, then one row per recipient."""
+    the partner at once, whatever the partner's preference. The same few queries for any number of recipients:
+    who they are, the files, taken keys, one INSERT."""
     conversation = message.conversation
     first_message = conversation.message_count == 0
     preference = NotificationPreference.objects.filter(
@@ -182,7 +206,8 @@ def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
         .order_by("id")
     )
     author = message.author.display_name if message.author else ""
-    queued = []
+    attachment_count = message.attachments.count()
+    emails = []
     for membership in recipients:
         chosen = membership.preference or NotificationPreference.Messages.IMMEDIATE
         organization = membership.organization
@@ -190,29 +215,30 @@ def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
         if chosen != NotificationPreference.Messages.IMMEDIATE and not always:
             continue
         user = membership.user
-        email = email_queue(
-            kind="message",
-            key=f"message:{message.pk}:user:{user.pk}",
-            to_email=user.email,
-            user=user,
-            organization=organization,
-            language=language_of(user, organization),
-            template="new_message",
-            context={
-                "recipient": user,
-                "organization": organization,
-                "author": author,
-                "author_organization": message.author_organization,
-                "conversation": conversation,
-                "message": message,
-                "first_contact": always,
-                "conversation_url": absolute(conversation_path(organization, conversation.pk)),
-            },
-            thread=conversation_thread(conversation.pk),
+        emails.append(
+            email_render(
+                kind="message",
+                key=f"message:{message.pk}:user:{user.pk}",
+                to_email=user.email,
+                user=user,
+                organization=organization,
+                language=language_of(user, organization),
+                template="new_message",
+                context={
+                    "recipient": user,
+                    "organization": organization,
+                    "author": author,
+                    "author_organization": message.author_organization,
+                    "conversation": conversation,
+                    "message": message,
+                    "attachment_count": attachment_count,
+                    "first_contact": always,
+                    "conversation_url": absolute(conversation_path(organization, conversation.pk)),
+                },
+                thread=conversation_thread(conversation.pk),
+            )
         )
-        if email is not None:
-            queued.append(email)
-    return queued
+    return emails_queue(emails)
 
 
 # Sending ----------------------------------------------------------------------------------------------------

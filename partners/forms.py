@@ -1,29 +1,15 @@
 import datetime
-import uuid
 from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from messaging.forms import OneTimeKeyForm
+
 from .models import MAX_PRICE, MAX_TAG_LENGTH, Budget, Category, Currency, Language, Region
-
-
-class OneTimeKey(forms.Form):
-    """A fresh key per rendered form: the same form sent twice does its work once."""
-
-    client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["client_token"].initial = uuid.uuid4()
-
-    def clean_client_token(self) -> uuid.UUID | None:
-        try:
-            return uuid.UUID(self.cleaned_data["client_token"])
-        except ValueError:
-            return None
 
 
 def money_field(label) -> forms.DecimalField:
@@ -172,7 +158,7 @@ class StoreChoiceMixin:
         return store
 
 
-class ContactForm(StoreChoiceMixin, OneTimeKey):
+class ContactForm(StoreChoiceMixin, OneTimeKeyForm):
     store = forms.TypedChoiceField(label=_("Store"), coerce=int, required=False, empty_value=None)
     budget = forms.ChoiceField(label=_("Budget"), choices=Budget.choices, initial=Budget.UNKNOWN)
     requirements = forms.CharField(
@@ -189,7 +175,7 @@ class ContactForm(StoreChoiceMixin, OneTimeKey):
         self._store_choices(stores)
 
 
-class MatchForm(StoreChoiceMixin, OneTimeKey):
+class MatchForm(StoreChoiceMixin, OneTimeKeyForm):
     category = forms.ChoiceField(label=_("Service needed"), choices=Category.choices)
     store = forms.TypedChoiceField(label=_("Store"), coerce=int, required=False, empty_value=None)
     budget = forms.ChoiceField(label=_("Budget"), choices=Budget.choices, initial=Budget.UNKNOWN)
@@ -320,8 +306,6 @@ class DeclineForm(forms.Form):
 
 
 def default_decline_text() -> str:
-    from django.utils.translation import gettext
-
     return gettext(
         "Thank you for contacting us. Unfortunately we cannot help with this request, "
         "so we are declining it. We wish you the best of luck with your store."

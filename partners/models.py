@@ -247,6 +247,15 @@ class ServiceRequest(models.Model):
     def __str__(self) -> str:
         return f"{self.contact_name} → {self.partner}"
 
+    @property
+    def stage_tone(self) -> str:
+        """The badge colour of the stage: work under way is good news, declined or closed is not."""
+        if self.stage in (self.Stage.JOB_OPEN, self.Stage.JOB_COMPLETED):
+            return "badge-good"
+        if self.stage in (self.Stage.DECLINED, self.Stage.CLOSED):
+            return "badge-bad"
+        return ""
+
 
 class Tag(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tags")

@@ -285,7 +285,3 @@ def access_match(*, merchant: Organization, id: int) -> MatchRequest:
 
 def match_results(*, match: MatchRequest) -> QuerySet[ServiceRequest]:
     return match.requests.select_related("partner", "conversation").order_by("partner__name")
-
-
-def is_blocked_by(*, merchant: Organization, partner: Organization) -> bool:
-    return Block.objects.filter(partner=partner, merchant=merchant).exists()

@@ -121,9 +121,10 @@ def _service_fields(
     title = " ".join(title.split())
     if not title:
         raise PartnersRefused(_("Give the service a title."))
-    if price_from is None or price_to is None or not (price_from.is_finite() and price_to.is_finite()):
-        raise PartnersRefused(_("The price range must start at zero or more and end at or above its start."))
-    if price_from < 0 or price_to < price_from:
+    finite = (
+        price_from is not None and price_to is not None and price_from.is_finite() and price_to.is_finite()
+    )
+    if not finite or price_from < 0 or price_to < price_from:
         raise PartnersRefused(_("The price range must start at zero or more and end at or above its start."))
     if price_to > MAX_PRICE:
         raise PartnersRefused(
@@ -226,12 +227,13 @@ def store_save(
     else:
         store.name, store.url, store.owner = name[:120], url, owner
         Store.objects.filter(pk=store.pk).update(name=store.name, url=url, owner=owner)
-        for request in ServiceRequest.objects.filter(store=store):
-            ServiceRequest.objects.filter(pk=request.pk).update(
-                store_name=store.name,
-                store_url=url,
-                search_text=_search_text(request.contact_name, store.name, url),
-            )
+        requests = list(ServiceRequest.objects.filter(store=store).only("pk", "contact_name"))
+        for request in requests:  # search_text is lower-cased in Python: SQLite's lower() is ASCII only
+            request.store_name, request.store_url = store.name, url
+            request.search_text = _search_text(request.contact_name, store.name, url)
+        ServiceRequest.objects.bulk_update(
+            requests, ["store_name", "store_url", "search_text"], batch_size=500
+        )
     store.staff.set(staff)
     return store
 
@@ -385,9 +387,11 @@ def match_request_send(
     """
     _only_merchant(membership)
     if client_token is not None:
-        existing = MatchRequest.objects.filter(client_token=client_token, merchant=membership.organization)
-        if existing.exists():
-            return existing.get()
+        existing = MatchRequest.objects.filter(
+            client_token=client_token, merchant=membership.organization
+        ).first()
+        if existing is not None:
+            return existing
     if category not in Category.values or language not in Language.values or region not in Region.values:
         raise PartnersRefused(_("Choose a category, a language and a region from the lists."))
     if budget not in Budget.values:

@@ -89,8 +89,8 @@ def _activity(service_request, invoice_form=None) -> dict:
 def _page(request, service_request, *, status=200, **forms):
     is_partner = request.organization.pk == service_request.partner_id
     conversation = service_request.conversation
-    blocked = not is_partner and selectors.is_blocked_by(
-        merchant=request.organization, partner=service_request.partner
+    blocked = not is_partner and policy.is_blocked(
+        partner=service_request.partner, merchant=request.organization
     )
     context = {
         "item": service_request,
@@ -131,8 +131,8 @@ def request_page(request, request_id: int):
                 client_token=form.cleaned_data["client_token"],
             )
         except messaging_services.MessagingRefused as refusal:
-            blocked = request.organization.pk == service_request.merchant_id and selectors.is_blocked_by(
-                merchant=request.organization, partner=service_request.partner
+            blocked = request.organization.pk == service_request.merchant_id and policy.is_blocked(
+                partner=service_request.partner, merchant=request.organization
             )
             form.add_error(None, policy.blocked_reason(service_request.partner) if blocked else str(refusal))
         else:

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from messaging import services as messaging_services
@@ -113,6 +114,38 @@ class TestQueueing:
             body="Any news?",
         )
         assert OutgoingEmail.objects.filter(to_email=partner_user.email).count() == 1
+
+    @pytest.mark.parametrize("colleagues", [1, 10])
+    def test_the_cost_of_a_message_does_not_grow_with_its_recipients(
+        self, talking, supplier, buyer_admin, colleagues, django_assert_num_queries
+    ):
+        for _ in range(colleagues):
+            member(supplier)
+        membership = buyer_admin.memberships.get()
+        # Savepoints, conversation lock, parties, connection, message, counters, read state; for the emails:
+        # files, recipients, taken keys, one INSERT (PostgreSQL also fills the search vector). The same
+        # number for 2 and 11 recipients.
+        with django_assert_num_queries(22 + (connection.vendor == "postgresql")):
+            messaging_services.message_post(
+                actor=buyer_admin, membership=membership, conversation=talking, body="For everyone"
+            )
+        assert OutgoingEmail.objects.filter(subject__contains="Pallets").count() == 1 + (colleagues + 1)
+
+    def test_the_email_says_how_many_files_came_with_the_message(self, talking, buyer_admin, supplier_admin):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        uploads = messaging_services.prepare_uploads(
+            [SimpleUploadedFile("a.pdf", b"%PDF-1.4 a"), SimpleUploadedFile("b.pdf", b"%PDF-1.4 b")]
+        )
+        messaging_services.message_post(
+            actor=buyer_admin,
+            membership=buyer_admin.memberships.get(),
+            conversation=talking,
+            body="Drawings",
+            uploads=uploads,
+        )
+        row = OutgoingEmail.objects.filter(to_email=supplier_admin.email).latest("id")
+        assert "2 files attached." in row.body_text and "2 files attached." in row.body_html
 
     def test_a_message_that_is_rolled_back_leaves_no_email(self, talking, buyer_admin):
         before = OutgoingEmail.objects.count()
