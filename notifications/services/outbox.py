@@ -1,82 +1,20 @@
-"""Every write of notifications: preferences, and the outbox (queueing an email, sending it, sweeping)."""
+"""The outbox: render an email into a row, queue rows after commit, send each at most once, sweep."""
 
 import datetime
 import smtplib
 
 from django.conf import settings
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from messaging.models import Message, Participant
-from tenants.models import Membership, Organization, User
+from tenants.models import Organization, User
 
-from .models import NotificationPreference, OutgoingEmail
-
-UNSUBSCRIBE_SALT = "notifications.unsubscribe"
-PARTNER_KINDS = {Organization.Kind.PARTNER, Organization.Kind.MERCHANT}
-
-
-# Preferences ------------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def preference_update(
-    *, user: User, organization: Organization, messages: str, connection_requests: bool
-) -> NotificationPreference:
-    """The user's choice for this organization (any member decides for themselves)."""
-    if messages not in NotificationPreference.Messages.values:
-        raise ValueError(messages)
-    preference, _created = NotificationPreference.objects.update_or_create(
-        user=user,
-        organization=organization,
-        defaults={
-            "messages": messages,
-            "connection_requests": connection_requests,
-            "updated_at": timezone.now(),
-        },
-    )
-    return preference
-
-
-def unsubscribe_token(*, user_id: int, organization_id: int) -> str:
-    return signing.dumps({"u": user_id, "o": organization_id}, salt=UNSUBSCRIBE_SALT, compress=True)
-
-
-def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
-    try:
-        value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("u"), int)
-        or not isinstance(value.get("o"), int)
-    ):
-        return None
-    return value["u"], value["o"]
-
-
-@transaction.atomic
-def messages_unsubscribe(*, user_id: int, organization_id: int) -> NotificationPreference | None:
-    """One-click unsubscribe (RFC 8058): no more message emails from this organization for this user.
-    None when the user is no longer a member (nothing to do)."""
-    membership = Membership.objects.filter(user_id=user_id, organization_id=organization_id).first()
-    if membership is None:
-        return None
-    preference, _created = NotificationPreference.objects.update_or_create(
-        user_id=user_id,
-        organization_id=organization_id,
-        defaults={"messages": NotificationPreference.Messages.OFF, "updated_at": timezone.now()},
-    )
-    return preference
-
-
-# Queueing ---------------------------------------------------------------------------------------------------
+from ..models import OutgoingEmail
+from .preferences import unsubscribe_token
 
 
 def absolute(path: str) -> str:
@@ -153,7 +91,7 @@ def emails_queue(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
             except IntegrityError:
                 continue
             created.append(email)
-    from .tasks import send_outgoing_email
+    from ..tasks import send_outgoing_email
 
     ids = [email.pk for email in created]
     transaction.on_commit(lambda: [send_outgoing_email.delay(email_id) for email_id in ids])
@@ -165,83 +103,6 @@ def email_queue(**fields) -> OutgoingEmail | None:
     created = emails_queue([email_render(**fields)])
     return created[0] if created else None
 
-
-def language_of(user: User, organization: Organization) -> str:
-    return user.language or organization.default_language or settings.LANGUAGE_CODE
-
-
-def conversation_thread(conversation_id: int) -> str:
-    """Every email about one conversation refers to this id, so mail clients show them as one thread."""
-    return f"<conversation-{conversation_id}@{settings.EMAIL_DOMAIN}>"
-
-
-def conversation_path(organization: Organization, conversation_id: int) -> str:
-    if organization.kind in PARTNER_KINDS:
-        return reverse(
-            "partners:request", kwargs={"org_slug": organization.slug, "request_id": conversation_id}
-        )
-    return reverse(
-        "messaging:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation_id}
-    )
-
-
-def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
-    """Emails for a new message: every user of the other organization whose preference is "immediately"
-    (the default), once per message and user, never the author. A merchant's first contact always reaches
-    the partner at once, whatever the partner's preference. The same few queries for any number of recipients:
-    who they are, the files, taken keys, one INSERT."""
-    conversation = message.conversation
-    first_message = conversation.message_count == 0
-    preference = NotificationPreference.objects.filter(
-        user=OuterRef("user_id"), organization=OuterRef("organization_id")
-    ).values("messages")[:1]
-    others = Participant.objects.filter(conversation=conversation).exclude(
-        organization_id=message.author_organization_id
-    )
-    recipients = (
-        Membership.objects.filter(organization_id__in=others.values("organization_id"), user__is_active=True)
-        .exclude(user_id=message.author_id)
-        .select_related("user", "organization")
-        .annotate(preference=Subquery(preference))
-        .order_by("id")
-    )
-    author = message.author.display_name if message.author else ""
-    attachment_count = message.attachments.count()
-    emails = []
-    for membership in recipients:
-        chosen = membership.preference or NotificationPreference.Messages.IMMEDIATE
-        organization = membership.organization
-        always = first_message and organization.kind == Organization.Kind.PARTNER
-        if chosen != NotificationPreference.Messages.IMMEDIATE and not always:
-            continue
-        user = membership.user
-        emails.append(
-            email_render(
-                kind="message",
-                key=f"message:{message.pk}:user:{user.pk}",
-                to_email=user.email,
-                user=user,
-                organization=organization,
-                language=language_of(user, organization),
-                template="new_message",
-                context={
-                    "recipient": user,
-                    "organization": organization,
-                    "author": author,
-                    "author_organization": message.author_organization,
-                    "conversation": conversation,
-                    "message": message,
-                    "attachment_count": attachment_count,
-                    "first_contact": always,
-                    "conversation_url": absolute(conversation_path(organization, conversation.pk)),
-                },
-                thread=conversation_thread(conversation.pk),
-            )
-        )
-    return emails_queue(emails)
-
-
-# Sending ----------------------------------------------------------------------------------------------------
 
 # Tries after the first, in minutes; the sweeper re-queues a retrying row once its time has come.
 BACKOFF_MINUTES = [1, 2, 5, 10, 30, 60, 120, 240]

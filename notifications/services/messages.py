@@ -1,0 +1,88 @@
+"""Emails about messages: at once when one arrives, and the hourly digest."""
+
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+
+from messaging.models import Message, Participant
+from tenants.models import Membership, Organization, User
+
+from ..models import NotificationPreference, OutgoingEmail
+from .outbox import absolute, email_render, emails_queue
+
+PARTNER_KINDS = {Organization.Kind.PARTNER, Organization.Kind.MERCHANT}
+
+
+def language_of(user: User, organization: Organization) -> str:
+    return user.language or organization.default_language or settings.LANGUAGE_CODE
+
+
+def conversation_thread(conversation_id: int) -> str:
+    """Every email about one conversation refers to this id, so mail clients show them as one thread."""
+    return f"<conversation-{conversation_id}@{settings.EMAIL_DOMAIN}>"
+
+
+def conversation_path(organization: Organization, conversation_id: int) -> str:
+    if organization.kind in PARTNER_KINDS:
+        return reverse(
+            "partners:request", kwargs={"org_slug": organization.slug, "request_id": conversation_id}
+        )
+    return reverse(
+        "messaging:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation_id}
+    )
+
+
+def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
+    """Emails for a new message: every user of the other organization whose preference is "immediately"
+    (the default), once per message and user, never the author. A merchant's first contact always reaches
+    the partner at once, whatever the partner's preference. The same few queries for any number of recipients:
+    who they are, the files, taken keys, one INSERT."""
+    conversation = message.conversation
+    first_message = conversation.message_count == 0
+    preference = NotificationPreference.objects.filter(
+        user=OuterRef("user_id"), organization=OuterRef("organization_id")
+    ).values("messages")[:1]
+    others = Participant.objects.filter(conversation=conversation).exclude(
+        organization_id=message.author_organization_id
+    )
+    recipients = (
+        Membership.objects.filter(organization_id__in=others.values("organization_id"), user__is_active=True)
+        .exclude(user_id=message.author_id)
+        .select_related("user", "organization")
+        .annotate(preference=Subquery(preference))
+        .order_by("id")
+    )
+    author = message.author.display_name if message.author else ""
+    attachment_count = message.attachments.count()
+    emails = []
+    for membership in recipients:
+        chosen = membership.preference or NotificationPreference.Messages.IMMEDIATE
+        organization = membership.organization
+        always = first_message and organization.kind == Organization.Kind.PARTNER
+        if chosen != NotificationPreference.Messages.IMMEDIATE and not always:
+            continue
+        user = membership.user
+        emails.append(
+            email_render(
+                kind="message",
+                key=f"message:{message.pk}:user:{user.pk}",
+                to_email=user.email,
+                user=user,
+                organization=organization,
+                language=language_of(user, organization),
+                template="new_message",
+                context={
+                    "recipient": user,
+                    "organization": organization,
+                    "author": author,
+                    "author_organization": message.author_organization,
+                    "conversation": conversation,
+                    "message": message,
+                    "attachment_count": attachment_count,
+                    "first_contact": always,
+                    "conversation_url": absolute(conversation_path(organization, conversation.pk)),
+                },
+                thread=conversation_thread(conversation.pk),
+            )
+        )
+    return emails_queue(emails)
