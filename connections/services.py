@@ -3,13 +3,9 @@
 import logging
 from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -31,7 +27,7 @@ from .policy import (
     can_manage_connection_requests,
     can_manage_supplier_records,
 )
-from .signals import supplier_accounts_merging
+from .signals import connection_request_sent, supplier_accounts_merging
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +112,7 @@ def connection_request_send(
     """Ask a customer to connect. An empty contact_email means the request came from a suggestion.
 
     Refused (ConnectionRefused) when the customer is not a buyer, is already connected, already has a pending
-    request from this supplier, or has had 3 requests from it already. The customer is emailed after commit.
+    request from this supplier, or has had 3 requests from it already. notifications emails the customer.
     """
     _require(can_manage_connection_requests(membership))
     if not customer.is_buyer:
@@ -148,55 +144,9 @@ def connection_request_send(
         raise ConnectionRefused(
             _("A request to %(name)s is already waiting for an answer.") % {"name": customer.name}
         ) from error
-    from .tasks import send_connection_request_email
-
-    transaction.on_commit(lambda: send_connection_request_email.delay(request.pk))
+    # notifications writes the emails in this transaction: they exist if and only if the request does.
+    connection_request_sent.send(sender=ConnectionRequest, request=request)
     return request
-
-
-def connection_request_email_send(*, request_id: int) -> int:
-    """Email a pending request to the contact given, or to the customer's administrators when it came from a
-    suggestion. Returns how many emails were sent (0 when the request is no longer pending)."""
-    request = ConnectionRequest.objects.select_related("supplier", "customer").filter(pk=request_id).first()
-    if request is None or request.status != ConnectionRequest.Status.PENDING:
-        return 0
-    if request.contact_email:
-        recipients = [request.contact_email]
-    else:
-        recipients = list(
-            request.customer.memberships.filter(role=Membership.Role.ADMINISTRATOR, user__is_active=True)
-            .values_list("user__email", flat=True)
-            .order_by("user__email")
-        )
-    languages = dict(
-        User.objects.filter(email__in=recipients).exclude(language="").values_list("email", "language")
-    )
-    link = settings.SITE_URL.rstrip("/") + reverse(
-        "connections:incoming", kwargs={"org_slug": request.customer.slug}
-    )
-    sent = 0
-    for recipient in recipients:
-        language = languages.get(recipient) or request.customer.default_language or settings.LANGUAGE_CODE
-        with translation.override(language):
-            context = {
-                "request": request,
-                "link": link,
-                "language_code": language,
-                "expires_on": date_format(timezone.localtime(request.expires_at), "DATE_FORMAT"),
-            }
-            subject = _("%(supplier)s asks to connect with %(customer)s on Parley") % {
-                "supplier": request.supplier.name,
-                "customer": request.customer.name,
-            }
-            text = render_to_string("notifications/email/connection_request.txt", context)
-            html = render_to_string("notifications/email/connection_request.html", context)
-        message = EmailMultiAlternatives(subject, text, to=[recipient])
-        message.attach_alternative(html, "text/html")
-        message.extra_headers["Auto-Submitted"] = "auto-generated"
-        message.send()
-        sent += 1
-    logger.info("connection request %s emailed to %d recipient(s)", request.pk, sent)
-    return sent
 
 
 # Answering (customer side) ---------------------------------------------------------------------------------

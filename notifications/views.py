@@ -30,17 +30,17 @@ def preferences(request):
 
 
 # A mail client's one-click unsubscribe (RFC 8058) posts without a session or CSRF token: the signed token
-# in the URL is the proof, and all it can do is turn message emails off.
+# in the URL is the proof, and all it can do is turn one kind of email off.
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
     found = services.read_unsubscribe_token(token)
     if found is None:
         raise Http404
-    user_id, organization_id = found
+    user_id, organization_id, topic = found
     done = False
     if request.method == "POST":
-        done = services.messages_unsubscribe(user_id=user_id, organization_id=organization_id) is not None
+        done = services.unsubscribe(user_id=user_id, organization_id=organization_id, topic=topic) is not None
         if not done:
             raise Http404
-    return render(request, "notifications/unsubscribe.html", {"done": done})
+    return render(request, "notifications/unsubscribe.html", {"done": done, "topic": topic})

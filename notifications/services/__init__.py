@@ -1,5 +1,6 @@
 """Every write of notifications, one module per concern; import from here."""
 
+from .connections import connection_request_emails_queue
 from .messages import (
     conversation_path,
     conversation_thread,
@@ -16,15 +17,16 @@ from .outbox import (
     outgoing_email_send,
 )
 from .preferences import (
-    messages_unsubscribe,
     preference_update,
     read_unsubscribe_token,
+    unsubscribe,
     unsubscribe_token,
 )
 
 __all__ = [
     "BACKOFF_MINUTES",
     "absolute",
+    "connection_request_emails_queue",
     "conversation_path",
     "conversation_thread",
     "email_queue",
@@ -32,10 +34,10 @@ __all__ = [
     "emails_queue",
     "language_of",
     "message_notifications_queue",
-    "messages_unsubscribe",
     "outbox_sweep",
     "outgoing_email_send",
     "preference_update",
     "read_unsubscribe_token",
+    "unsubscribe",
     "unsubscribe_token",
 ]

@@ -37,12 +37,17 @@ def email_render(
     template: str,
     context: dict,
     thread: str = "",
+    topic: str = "m",
+    reply_to: str = "",
 ) -> OutgoingEmail:
-    """An outbox row (not saved yet): `template` rendered in `language`, with the unsubscribe and preferences
-    links of the user in the organization."""
+    """An outbox row (not saved yet): `template` rendered in `language`, with the unsubscribe and
+    preferences links of the user in the organization (unsubscribing turns off `topic`: "m" messages, "c"
+    connection requests), and a Reply-To when replies to it are read (`reply_to`)."""
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+    if reply_to:
+        headers["Reply-To"] = reply_to
     if user is not None and organization is not None:
-        token = unsubscribe_token(user_id=user.pk, organization_id=organization.pk)
+        token = unsubscribe_token(user_id=user.pk, organization_id=organization.pk, topic=topic)
         unsubscribe = absolute(reverse("notifications:unsubscribe", kwargs={"token": token}))
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -53,6 +58,7 @@ def email_render(
                 reverse("notifications:preferences", kwargs={"org_slug": organization.slug})
             ),
         }
+    context = {**context, "LANGUAGE_CODE": language}
     with translation.override(language):
         subject = _one_line(render_to_string(f"notifications/email/{template}_subject.txt", context))
         text = render_to_string(f"notifications/email/{template}.txt", context)

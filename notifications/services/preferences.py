@@ -30,11 +30,18 @@ def preference_update(
     return preference
 
 
-def unsubscribe_token(*, user_id: int, organization_id: int) -> str:
-    return signing.dumps({"u": user_id, "o": organization_id}, salt=UNSUBSCRIBE_SALT, compress=True)
+# What a one-click unsubscribe link turns off: "m" message emails, "c" connection-request emails.
+TOPICS = ("m", "c")
 
 
-def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
+def unsubscribe_token(*, user_id: int, organization_id: int, topic: str = "m") -> str:
+    return signing.dumps(
+        {"u": user_id, "o": organization_id, "t": topic}, salt=UNSUBSCRIBE_SALT, compress=True
+    )
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, int, str] | None:
+    """(user id, organization id, topic), or None for a token we did not sign."""
     try:
         value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature:
@@ -43,21 +50,23 @@ def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
         not isinstance(value, dict)
         or not isinstance(value.get("u"), int)
         or not isinstance(value.get("o"), int)
+        or value.get("t", "m") not in TOPICS
     ):
         return None
-    return value["u"], value["o"]
+    return value["u"], value["o"], value.get("t", "m")
 
 
 @transaction.atomic
-def messages_unsubscribe(*, user_id: int, organization_id: int) -> NotificationPreference | None:
-    """One-click unsubscribe (RFC 8058): no more message emails from this organization for this user.
-    None when the user is no longer a member (nothing to do)."""
+def unsubscribe(*, user_id: int, organization_id: int, topic: str = "m") -> NotificationPreference | None:
+    """One-click unsubscribe (RFC 8058): no more message emails (topic "m") or connection-request emails
+    (topic "c") from this organization for this user. None when the user is no longer a member."""
     membership = Membership.objects.filter(user_id=user_id, organization_id=organization_id).first()
     if membership is None:
         return None
+    change = (
+        {"messages": NotificationPreference.Messages.OFF} if topic == "m" else {"connection_requests": False}
+    )
     preference, _created = NotificationPreference.objects.update_or_create(
-        user_id=user_id,
-        organization_id=organization_id,
-        defaults={"messages": NotificationPreference.Messages.OFF, "updated_at": timezone.now()},
+        user_id=user_id, organization_id=organization_id, defaults={**change, "updated_at": timezone.now()}
     )
     return preference
