@@ -86,6 +86,8 @@ class Message(models.Model):
     author_organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     body = models.TextField(_("message"), max_length=MAX_BODY_LENGTH)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.WEB)
+    # What was cut from a reply by email (quoted history, signature): kept so a person can expand it.
+    quoted = models.TextField(_("quoted text"), blank=True, default="")
     created_at = models.DateTimeField(_("sent"), default=timezone.now)
     # The form's one-time key: a double-submitted form finds its message instead of writing a second one.
     client_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)

@@ -69,6 +69,7 @@ def _post(
     uploads: Sequence[Upload],
     source: str,
     client_token: uuid.UUID | None,
+    quoted: str = "",
 ) -> Message:
     now = timezone.now()
     message = Message.objects.create(
@@ -77,6 +78,7 @@ def _post(
         author_organization=organization,
         body=body,
         source=source,
+        quoted=quoted,
         created_at=now,
         client_token=client_token,
     )
@@ -230,8 +232,10 @@ def message_post(
     uploads: Sequence[Upload] = (),
     source: str = Message.Source.WEB,
     client_token: uuid.UUID | None = None,
+    quoted: str = "",
 ) -> Message:
-    """Reply in a conversation the actor's organization takes part in.
+    """Reply in a conversation the actor's organization takes part in (`quoted`: what was cut from a reply
+    by email, kept beside it).
 
     Refused (MessagingRefused) by messaging.policy.can_send (closed conversation, tier, messaging switch,
     connection), for an empty body or one over 10,000 characters. A form sent twice returns the first message.
@@ -256,6 +260,7 @@ def message_post(
         uploads=uploads,
         source=source,
         client_token=client_token,
+        quoted=quoted[: MAX_BODY_LENGTH * 10],
     )
 
 

@@ -79,3 +79,66 @@ class OutgoingEmail(models.Model):
     @property
     def message_id(self) -> str:
         return f"<outgoing-{self.pk}.{self.created_at:%Y%m%d}@{settings.EMAIL_DOMAIN}>"
+
+
+class ReplyToken(models.Model):
+    """The address a user replies to by email for one conversation: reply+<token>@INBOUND_EMAIL_DOMAIN.
+
+    One per user and conversation, reused by every email. The token is never stored: it is derived from a
+    random 128-bit nonce with the SECRET_KEY (HMAC), and only its SHA-256 is kept for the lookup, so the
+    database alone can neither read nor forge one. Revoking sets revoked_at; a user who gets access back gets
+    a new nonce, so an old token stays dead."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+", verbose_name=_("conversation")
+    )
+    nonce = models.CharField(max_length=32, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reply address")
+        verbose_name_plural = _("reply addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "conversation"], name="reply_token_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.conversation_id}"
+
+
+class InboundEmail(models.Model):
+    """Every email that reached the reply address, posted or refused: the audit trail, and the guard against
+    a second delivery (the same Message-ID, or the same bytes when there is none)."""
+
+    class Status(models.TextChoices):
+        POSTED = "posted", _("Posted")
+        REFUSED = "refused", _("Refused")
+        IGNORED = "ignored", _("Ignored (automatic)")
+
+    header_message_id = models.CharField(_("Message-ID"), max_length=300, unique=True, null=True, blank=True)
+    raw_sha256 = models.CharField(max_length=64, unique=True)
+    from_email = models.CharField(_("from"), max_length=300, blank=True)
+    recipient = models.CharField(_("to"), max_length=300, blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    size = models.PositiveIntegerField(_("size"), default=0)
+    token = models.ForeignKey(ReplyToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    reason = models.CharField(_("reason"), max_length=40, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    posted = models.ForeignKey(
+        "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("incoming email")
+        verbose_name_plural = _("incoming emails")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_email}: {self.status} {self.reason}"

@@ -5,10 +5,12 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 
 from messaging.models import Message, Participant
+from partners.models import ServiceRequest
 from tenants.models import Membership, Organization, User
 
 from ..models import NotificationPreference, OutgoingEmail
 from .outbox import absolute, email_render, emails_queue
+from .tokens import reply_address, reply_tokens_issue
 
 PARTNER_KINDS = {Organization.Kind.PARTNER, Organization.Kind.MERCHANT}
 
@@ -35,8 +37,9 @@ def conversation_path(organization: Organization, conversation_id: int) -> str:
 def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
     """Emails for a new message: every user of the other organization whose preference is "immediately"
     (the default), once per message and user, never the author. A merchant's first contact always reaches
-    the partner at once, whatever the partner's preference. The same few queries for any number of recipients:
-    who they are, the files, taken keys, one INSERT."""
+    the partner at once, whatever the partner's preference. Each email's Reply-To is the recipient's reply
+    address for the conversation. The same few queries for any number of recipients: who they are, the files,
+    their reply tokens, the store (partner conversations), taken keys, one INSERT."""
     conversation = message.conversation
     first_message = conversation.message_count == 0
     preference = NotificationPreference.objects.filter(
@@ -54,14 +57,26 @@ def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
     )
     author = message.author.display_name if message.author else ""
     attachment_count = message.attachments.count()
-    emails = []
+    chosen_members = []
     for membership in recipients:
         chosen = membership.preference or NotificationPreference.Messages.IMMEDIATE
-        organization = membership.organization
-        always = first_message and organization.kind == Organization.Kind.PARTNER
-        if chosen != NotificationPreference.Messages.IMMEDIATE and not always:
-            continue
-        user = membership.user
+        always = first_message and membership.organization.kind == Organization.Kind.PARTNER
+        if chosen == NotificationPreference.Messages.IMMEDIATE or always:
+            chosen_members.append((membership, always))
+    if not chosen_members:
+        return []
+    tokens = reply_tokens_issue(
+        conversation=conversation, members=[(m.user, m.organization) for m, _always in chosen_members]
+    )
+    store_name = ""
+    if any(m.organization.kind in PARTNER_KINDS for m, _always in chosen_members):
+        store_name = (
+            ServiceRequest.objects.filter(pk=conversation.pk).values_list("store_name", flat=True).first()
+            or ""
+        )
+    emails = []
+    for membership, always in chosen_members:
+        user, organization = membership.user, membership.organization
         emails.append(
             email_render(
                 kind="message",
@@ -77,12 +92,14 @@ def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
                     "author": author,
                     "author_organization": message.author_organization,
                     "conversation": conversation,
+                    "store_name": store_name,
                     "message": message,
                     "attachment_count": attachment_count,
                     "first_contact": always,
                     "conversation_url": absolute(conversation_path(organization, conversation.pk)),
                 },
                 thread=conversation_thread(conversation.pk),
+                reply_to=reply_address(tokens[user.pk]),
             )
         )
     return emails_queue(emails)

@@ -123,9 +123,9 @@ class TestQueueing:
             member(supplier)
         membership = buyer_admin.memberships.get()
         # Savepoints, conversation lock, parties, connection, message, counters, read state; for the emails:
-        # files, recipients, taken keys, one INSERT (PostgreSQL also fills the search vector). The same
-        # number for 2 and 11 recipients.
-        with django_assert_num_queries(22 + (connection.vendor == "postgresql")):
+        # files, recipients, reply tokens (read, one INSERT of the new), taken keys, one INSERT (PostgreSQL
+        # also fills the search vector). The same number for 2 and 11 recipients.
+        with django_assert_num_queries(24 + (connection.vendor == "postgresql")):
             messaging_services.message_post(
                 actor=buyer_admin, membership=membership, conversation=talking, body="For everyone"
             )
