@@ -7,10 +7,12 @@ production shape that docker-compose.yml describes. DJANGO_ENV=production refuse
 
 import hashlib
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -185,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_outbox",
         "schedule": 60,
     },
+    "hourly-digest": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": crontab(minute=0),
+    },
 }
 
 # Authentication: email is the username; django-axes throttles failed logins per username and IP.
@@ -287,6 +293,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Parley <no-reply@parley.localhos
 EMAIL_DOMAIN = env("EMAIL_DOMAIN", "parley.localhost")
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", "reply.parley.localhost")
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+# Replies by email: bigger emails are refused (the SMTP server says so before reading them); the port of
+# `manage.py run_inbound_smtp`.
+INBOUND_MAX_BYTES = env_int("INBOUND_MAX_BYTES", 25 * 1024 * 1024)
+INBOUND_SMTP_PORT = env_int("INBOUND_SMTP_PORT", 2525)
 # A row left "sending" this long lost its worker; the sweeper tries it again.
 OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 600)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -294,6 +304,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
     key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
 }
+# The inbound webhooks (replies by email) answer only a provider that sends this "user:password" as basic
+# auth (ANYMAIL_WEBHOOK_SECRET); without one they are closed, never open to anyone.
+ANYMAIL.setdefault("WEBHOOK_SECRET", f"closed:{secrets.token_urlsafe(32)}")
 
 # Security: production turns on every header `manage.py check --deploy` asks for.
 SESSION_COOKIE_HTTPONLY = True

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import NotificationPreference, OutgoingEmail
+from .models import InboundEmail, NotificationPreference, OutgoingEmail, ReplyToken
 
 
 @admin.register(OutgoingEmail)
@@ -26,3 +26,38 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_filter = ["messages", "connection_requests"]
     search_fields = ["user__email", "organization__name"]
     list_select_related = ["user", "organization"]
+
+
+@admin.register(InboundEmail)
+class InboundEmailAdmin(admin.ModelAdmin):
+    """Every email that reached a reply address: posted, refused (and why) or ignored as automatic."""
+
+    list_display = ["received_at", "from_email", "subject", "status", "reason", "size"]
+    list_filter = ["status", "reason", "received_at"]
+    search_fields = ["from_email", "subject", "header_message_id"]
+    date_hierarchy = "received_at"
+    readonly_fields = [field.name for field in InboundEmail._meta.fields]
+    list_select_related = ["posted"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReplyToken)
+class ReplyTokenAdmin(admin.ModelAdmin):
+    """Who can reply by email where; the tokens themselves are never stored, only their hashes."""
+
+    list_display = ["user", "organization", "conversation", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "created_at"]
+    search_fields = ["user__email", "organization__name"]
+    list_select_related = ["user", "organization", "conversation"]
+    readonly_fields = [field.name for field in ReplyToken._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,3 +1,5 @@
+import datetime
+
 from celery import shared_task
 
 from . import services
@@ -16,3 +18,10 @@ def sweep_outbox() -> int:
     for email_id in ids:
         send_outgoing_email.delay(email_id)
     return len(ids)
+
+
+@shared_task
+def send_digests(hour: str | None = None) -> int:
+    """At minute 0 of every hour (beat): the digests of the hour just ended. Safe twice: one per hour.
+    An operator may name the end of a missed hour in ISO 8601 ("2026-03-10T14:00:00+00:00")."""
+    return services.digests_send(hour=datetime.datetime.fromisoformat(hour) if hour else None)

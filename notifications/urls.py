@@ -1,3 +1,4 @@
+from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from django.urls import path
 
 from . import views
@@ -7,4 +8,7 @@ app_name = "notifications"
 urlpatterns = [
     path("o/<slug:org_slug>/settings/notifications/", views.preferences, name="preferences"),
     path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # Replies by email from a provider (django-anymail's views, basic auth with ANYMAIL_WEBHOOK_SECRET);
+    # receivers.receive_reply hands each message to services.inbound_email_receive.
+    path("notifications/inbound/postmark/", PostmarkInboundWebhookView.as_view(), name="inbound_postmark"),
 ]

@@ -302,6 +302,8 @@ PARTNERS_URLS = sorted(name for name in ORG_URLS if name.startswith("partners:")
 PUBLIC_URLS: dict[str, PublicUrl] = {
     # Signed per user and organization; anything else is a 404 (tests/notifications cover a real token).
     "notifications:unsubscribe": PublicUrl(kwargs={"token": "not-a-signed-token"}, anonymous=404),
+    # The provider webhook: without the basic-auth secret, anymail answers 400 and reads nothing.
+    "notifications:inbound_postmark": PublicUrl(anonymous=400, method="post"),
     "home": PublicUrl(anonymous=302),
     "login": PublicUrl(),
     "logout": PublicUrl(anonymous=302, method="post"),
