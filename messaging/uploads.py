@@ -1,6 +1,7 @@
 """What an attachment must pass, on upload and later on inbound email: size, name and content."""
 
 import unicodedata
+import zipfile
 from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
@@ -70,6 +71,9 @@ EXECUTABLE_MAGIC = (
     b"#!",
 )
 MAX_NAME_LENGTH = 255
+# An archive that would unpack to more than this (or this many times its size) is a "ZIP bomb".
+MAX_UNPACKED_SIZE = 1024 * 1024 * 1024
+MAX_UNPACK_RATIO = 200
 
 
 def clean_file_name(name: str) -> str:
@@ -91,6 +95,20 @@ def clean_file_name(name: str) -> str:
     return name
 
 
+def _is_archive_bomb(upload: UploadedFile) -> bool:
+    """Reads the ZIP directory only (nothing is unpacked): what the entries claim they expand to."""
+    upload.seek(0)
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False  # not a readable archive: stored as the bytes it is, never opened by us
+    finally:
+        upload.seek(0)
+    unpacked = sum(entry.file_size for entry in entries)
+    return unpacked > MAX_UNPACKED_SIZE or unpacked > MAX_UNPACK_RATIO * max(upload.size, 1)
+
+
 def check_upload(upload: UploadedFile) -> str:
     """Checks one uploaded file and returns its clean name; ValidationError says what is wrong with it."""
     name = clean_file_name(upload.name)
@@ -107,6 +125,11 @@ def check_upload(upload: UploadedFile) -> str:
     if head.startswith(EXECUTABLE_MAGIC):
         raise ValidationError(
             _("%(name)s contains a program, whatever its name says; programs cannot be sent.")
+            % {"name": name}
+        )
+    if head.startswith(b"PK\x03\x04") and _is_archive_bomb(upload):
+        raise ValidationError(
+            _("%(name)s is an archive that unpacks to far more than its size; it cannot be sent.")
             % {"name": name}
         )
     return name

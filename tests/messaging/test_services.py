@@ -191,6 +191,35 @@ class TestUploads:
         with pytest.raises(ValidationError, match=message):
             services.prepare_uploads([self.upload(name, content)])
 
+    @staticmethod
+    def archive(size: int) -> bytes:
+        import io
+        import zipfile
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("zeros.bin", b"\0" * size)
+        return buffer.getvalue()
+
+    def test_a_zip_bomb_is_refused_without_unpacking_it(self):
+        bomb = self.archive(50 * 1024 * 1024)  # 50 MB of zeros pack into about 50 KB
+        assert len(bomb) < 100_000
+        with pytest.raises(ValidationError, match="unpacks to far more than its size"):
+            services.prepare_uploads([self.upload("report.zip", bomb)])
+
+    def test_an_ordinary_archive_and_an_office_document_pass(self):
+        import io
+        import zipfile
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(
+                "word/document.xml", "<w:document>" + "Text of the contract. " * 400 + "</w:document>"
+            )
+        [upload] = services.prepare_uploads([self.upload("contract.docx", buffer.getvalue())])
+        assert upload.name == "contract.docx"
+        assert services.prepare_uploads([self.upload("photos.zip", self.archive(1000))])
+
     @pytest.mark.parametrize(
         ("name", "message"),
         [

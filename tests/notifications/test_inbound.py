@@ -271,17 +271,12 @@ class TestRefused:
         assert (result.status, result.reason) == ("refused", "unknown_token")
         assert not posted(talking)
 
-    def test_over_the_size_limit_is_refused_without_reading_it(self, talking, supplier_admin, settings):
-        settings.INBOUND_MAX_BYTES = 1024 * 1024
-        raw = reply(
-            supplier_admin,
-            to=reply_to(supplier_admin),
-            attachments=[("big.pdf", b"%PDF" + b"0" * (2 * 1024 * 1024), "application", "pdf")],
-        )
+    def test_a_30_mb_email_is_refused_without_reading_it(self, talking, supplier_admin):
+        raw = reply(supplier_admin, to=reply_to(supplier_admin)) + b"0" * (30 * 1024 * 1024)
         result = services.inbound_email_receive(raw=raw)
         assert (result.status, result.reason) == ("refused", "too_large")
         assert not posted(talking)
-        assert "larger than 1 MB" in OutgoingEmail.objects.get(kind="reply_refused").body_text
+        assert "larger than 25 MB" in OutgoingEmail.objects.get(kind="reply_refused").body_text
 
     @pytest.mark.parametrize(
         "raw",
