@@ -191,7 +191,10 @@ def outbox_sweep(*, now: datetime.datetime | None = None) -> list[int]:
         | Q(status=OutgoingEmail.Status.SENDING, updated_at__lt=stale)
     )
     ids = list(due.values_list("pk", flat=True)[:1000])
-    OutgoingEmail.objects.filter(pk__in=ids, status=OutgoingEmail.Status.SENDING).update(
+    # The staleness is checked again in the UPDATE: a row a worker claimed a moment ago is left to it.
+    OutgoingEmail.objects.filter(
+        pk__in=ids, status=OutgoingEmail.Status.SENDING, updated_at__lt=stale
+    ).update(
         status=OutgoingEmail.Status.RETRYING, last_error="The worker was lost while sending.", updated_at=now
     )
     return ids

@@ -228,6 +228,22 @@ class TestSweeper:
         assert services.outgoing_email_send(email_id=row.pk) == "sent"
         assert len(mail.outbox) == 1
 
+    def test_a_row_a_worker_claims_while_the_sweeper_runs_is_left_to_that_worker(self, talking, monkeypatch):
+        row = OutgoingEmail.objects.get()
+        manager_filter = OutgoingEmail.objects.filter
+
+        def claim_first(*args, **kwargs):  # a worker claims the row between the sweeper's read and its update
+            if "pk__in" in kwargs:
+                manager_filter(pk=row.pk).update(status="sending", attempts=1, updated_at=timezone.now())
+            return manager_filter(*args, **kwargs)
+
+        monkeypatch.setattr(OutgoingEmail.objects, "filter", claim_first)
+        services.outbox_sweep(now=timezone.now() + datetime.timedelta(minutes=2))
+        monkeypatch.undo()
+        row.refresh_from_db()
+        assert row.status == "sending"  # not flipped to retrying, so it cannot be sent a second time
+        assert services.outgoing_email_send(email_id=row.pk) == "skipped"
+
 
 class TestPreferencesAndUnsubscribe:
     def test_a_member_chooses_for_themselves(self, client, supplier, supplier_member):
