@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from tenants.admin import ReadOnlyAdmin
+
 from .models import InboundEmail, NotificationPreference, OutgoingEmail, ReplyToken
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(ReadOnlyAdmin):
     """The audit trail of every email: what, to whom, and whether it went (failed ones stand out)."""
 
     list_display = ["subject", "to_email", "kind", "status", "attempts", "created_at", "sent_at"]
@@ -12,12 +14,6 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     search_fields = ["to_email", "subject", "key"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in OutgoingEmail._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NotificationPreference)
@@ -29,7 +25,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundEmail)
-class InboundEmailAdmin(admin.ModelAdmin):
+class InboundEmailAdmin(ReadOnlyAdmin):
     """Every email that reached a reply address: posted, refused (and why) or ignored as automatic."""
 
     list_display = ["received_at", "from_email", "subject", "status", "reason", "size"]
@@ -39,15 +35,9 @@ class InboundEmailAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in InboundEmail._meta.fields]
     list_select_related = ["posted"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ReplyToken)
-class ReplyTokenAdmin(admin.ModelAdmin):
+class ReplyTokenAdmin(ReadOnlyAdmin):
     """Who can reply by email where; the tokens themselves are never stored, only their hashes."""
 
     list_display = ["user", "organization", "conversation", "created_at", "last_used_at", "revoked_at"]
@@ -55,9 +45,3 @@ class ReplyTokenAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "organization__name"]
     list_select_related = ["user", "organization", "conversation"]
     readonly_fields = [field.name for field in ReplyToken._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from tenants.admin import ReadOnlyAdmin
+
 from .models import (
     Block,
     Job,
@@ -53,7 +55,7 @@ class ProposalInline(admin.TabularInline):
 
 
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(admin.ModelAdmin):
+class ServiceRequestAdmin(ReadOnlyAdmin):
     """Read-only: requests change through what partners and merchants do."""
 
     list_display = ["conversation", "partner", "merchant", "contact_name", "store_name", "via", "stage"]
@@ -63,51 +65,27 @@ class ServiceRequestAdmin(admin.ModelAdmin):
     exclude = ["search_text"]
     inlines = [ProposalInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(MatchRequest)
-class MatchRequestAdmin(admin.ModelAdmin):
+class MatchRequestAdmin(ReadOnlyAdmin):
     list_display = ["merchant", "category", "language", "region", "budget", "created_at"]
     list_filter = ["category", "language", "region"]
     list_select_related = ["merchant"]
     exclude = ["client_token"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
     list_display = ["proposal", "request", "status", "created_at", "updated_at"]
     list_filter = ["status"]
     list_select_related = ["proposal", "request"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(JobInvoice)
-class JobInvoiceAdmin(admin.ModelAdmin):
+class JobInvoiceAdmin(ReadOnlyAdmin):
     list_display = ["job", "amount", "currency", "due_date", "status", "created_at"]
     list_filter = ["status", "currency"]
     list_select_related = ["job", "job__proposal"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tag)
@@ -118,18 +96,12 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):
+class BlockAdmin(ReadOnlyAdmin):
     """Blocks cannot be undone: no one, not even platform staff, deletes or edits one here."""
 
     list_display = ["partner", "merchant", "created_by", "created_at"]
     search_fields = ["partner__name", "merchant__name"]
     list_select_related = ["partner", "merchant", "created_by"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -7,6 +7,16 @@ from . import services
 from .models import AuditLogEntry, Membership, Organization, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the app writes through its services: readable in the admin, never added or edited there."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -120,15 +130,9 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(admin.ModelAdmin):
+class AuditLogEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "organization", "actor"]
     list_filter = ["action"]
     search_fields = ["action", "organization__name", "actor__email"]
     list_select_related = ["organization", "actor"]
     readonly_fields = ["created_at", "actor", "organization", "action", "data"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

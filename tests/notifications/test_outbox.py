@@ -21,20 +21,12 @@ from tests.factories import (
     start_conversation,
 )
 
-from .smtp import SmtpServer
-
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def smtp(settings):
-    with SmtpServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = server.port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 5
-        yield server.recorder
+def smtp(smtp_server):
+    return smtp_server.recorder
 
 
 @pytest.fixture

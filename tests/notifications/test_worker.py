@@ -26,8 +26,6 @@ from notifications.tasks import send_outgoing_email, sweep_outbox
 from tenants.models import Membership
 from tests.factories import ConnectionFactory, MembershipFactory, start_conversation
 
-from .smtp import SmtpServer
-
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.django_db(transaction=True),  # the worker reads only what the test committed
@@ -85,17 +83,6 @@ def broker():
     finally:
         purge_broker()
         celery_app.conf.task_always_eager = previous
-
-
-@pytest.fixture
-def smtp_server(settings):
-    with SmtpServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = server.port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 10
-        yield server
 
 
 @pytest.fixture
