@@ -120,6 +120,25 @@ def open_conversation(
     return own.conversation, other.organization, own.my_unread
 
 
+PAGE_SIZE = 50
+
+
+def conversation_page(
+    *, conversation: Conversation, before_id: int | None = None, size: int = PAGE_SIZE
+) -> tuple[list[Message], bool]:
+    """The latest `size` messages (or the `size` before message `before_id`), oldest first, and whether
+    earlier ones exist. Keyset on the (conversation, id) index: the same cost at any length of history."""
+    rows = conversation.messages.all()
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    page = list(
+        rows.select_related("author", "author_organization")
+        .prefetch_related("attachments")
+        .order_by("-id")[: size + 1]
+    )
+    return page[:size][::-1], len(page) > size
+
+
 def conversation_messages(*, conversation: Conversation, after_id: int = 0) -> QuerySet[Message]:
     return (
         conversation.messages.filter(id__gt=after_id)

@@ -126,7 +126,9 @@ def conversation(request, conversation_id: int):
                 "messaging:conversation", org_slug=request.organization.slug, conversation_id=conversation.pk
             )
     services.conversation_mark_read(user=request.user, conversation=conversation, unread=unread)
-    thread = list(selectors.conversation_messages(conversation=conversation))
+    before = request.GET.get("before", "")
+    before_id = int(before) if before.isdigit() and len(before) < 19 else None
+    thread, earlier = selectors.conversation_page(conversation=conversation, before_id=before_id)
     decision, contact, upgrade = _sending_state(request, counterpart, conversation)
     return render(
         request,
@@ -136,6 +138,8 @@ def conversation(request, conversation_id: int):
             "counterpart": counterpart,
             "thread": thread,
             "last_id": thread[-1].pk if thread else 0,
+            "earlier_id": thread[0].pk if earlier and thread else None,
+            "older_page": before_id is not None,
             "form": form,
             "can_send": decision,
             "contact": contact,

@@ -306,6 +306,37 @@ class TestConversationPage:
             response = client.get(url("conversation", supplier, conversation_id=conversation.pk))
         assert len(response.context["thread"]) == rows
 
+    def test_a_long_history_shows_the_latest_50_and_pages_back(
+        self, client, connected, supplier, supplier_admin, buyer, buyer_admin, django_assert_num_queries
+    ):
+        conversation = start_conversation(supplier_admin, buyer, body="m0")
+        Message.objects.bulk_create(
+            [
+                Message(
+                    conversation=conversation, author=buyer_admin, author_organization=buyer, body=f"m{n}"
+                )
+                for n in range(1, 120)
+            ]
+        )
+        client.force_login(supplier_admin)
+        page_url = url("conversation", supplier, conversation_id=conversation.pk)
+        client.get(page_url)
+        with django_assert_num_queries(7):  # the same as for 5 messages: never the whole history
+            latest = client.get(page_url)
+        assert [m.body for m in latest.context["thread"]] == [f"m{n}" for n in range(70, 120)]
+        assert 'id="live"' in latest.content.decode()
+        earlier = latest.context["earlier_id"]
+        assert f'href="?before={earlier}"' in latest.content.decode()
+        older = client.get(page_url, {"before": earlier})
+        assert [m.body for m in older.context["thread"]] == [f"m{n}" for n in range(20, 70)]
+        assert 'id="live"' not in older.content.decode()  # no live appends below an older page
+        assert "Show the latest messages" in older.content.decode()
+        oldest = client.get(page_url, {"before": older.context["earlier_id"]})
+        assert [m.body for m in oldest.context["thread"]] == [f"m{n}" for n in range(20)]
+        assert oldest.context["earlier_id"] is None
+        for junk in ("-1", "abc", "9" * 40):  # a careless or hostile value shows the latest page
+            assert client.get(page_url, {"before": junk}).context["thread"][-1].body == "m119"
+
     def test_opening_marks_read(self, client, connected, supplier, supplier_admin, buyer, buyer_admin):
         conversation = start_conversation(buyer_admin, supplier)
         client.force_login(supplier_admin)
