@@ -57,3 +57,16 @@ demo: install
 
 clean:
 	rm -rf $(VENV) var
+
+# Load and scale benchmark (bench/README.md): seeds PostgreSQL at BENCH_SIZE (tiny, small, medium or large; the
+# seeded data is reused), serves the app with gunicorn, drives it with locust, writes bench/results/.
+# DATABASE_URL counts only on make's command line: an exported one (your development database) is never seeded.
+BENCH_SIZE ?= large
+BENCH_DATABASE_URL = $(if $(filter command line,$(origin DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/parley_bench)
+
+.PHONY: bench
+bench: install messages
+	@stamp=$(VENV)/.bench-installed-$$(sha1sum pyproject.toml | cut -c1-12); \
+	test -f $$stamp || { $(PY) -m pip install --quiet -e ".[bench]" && rm -f $(VENV)/.bench-installed-* && touch $$stamp; }
+	BENCH_SIZE=$(BENCH_SIZE) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/seed.py
+	BENCH_SIZE=$(BENCH_SIZE) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py

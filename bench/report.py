@@ -1,0 +1,284 @@
+"""Figures from raw records, the issue's targets, and the outputs: JSON, a Markdown table, a PNG chart.
+
+bench/results/<date>-<size>.json and .md are one run each (a later run the same day replaces them);
+bench/results/latency-by-size.png is drawn from every JSON there, the latest run of each size.
+"""
+
+import json
+import math
+from pathlib import Path
+
+from bench.common import RESULTS_DIR, SIZES
+
+STOP_MARGIN = 0.5  # seconds cut from the end: requests in flight when locust stops are never recorded
+PAGES = ["inbox", "conversation", "live", "send", "partner_tag"]  # p95 under 60 ms at half of peak
+
+
+def percentile(sorted_values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least `share` of the values at or below it."""
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, math.ceil(share * len(sorted_values)) - 1)]
+
+
+def summarize(recorded: dict, *, warmup: float, duration: float) -> dict:
+    """Throughput, latency percentiles, errors and queries per request of the requests that started after
+    the warm-up and before the end of the run."""
+    records = recorded["records"]
+    if not records:
+        return {"requests": 0, "rps": 0, "errors": 0, "load_generator_saturated": False}
+    first = min(record[0] for record in records)
+    start, end = first + warmup, first + warmup + duration - STOP_MARGIN
+    kept = [record for record in records if start <= record[0] < end]
+    latencies = sorted(record[1] for record in kept)
+    queries = [record[3] for record in kept if record[3] is not None]
+    return {
+        "requests": len(kept),
+        "rps": round(len(kept) / (end - start), 1),
+        "p50": _round(percentile(latencies, 0.50)),
+        "p95": _round(percentile(latencies, 0.95)),
+        "p99": _round(percentile(latencies, 0.99)),
+        "errors": sum(1 for record in kept if not record[2]),
+        "queries_per_request": round(sum(queries) / len(queries), 1) if queries else None,
+        "queries_max": max(queries) if queries else None,
+        "load_generator_saturated": recorded["load_generator_saturated"],
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _latest_by_size() -> dict[str, dict]:
+    """The newest result JSON of each size in bench/results (file names sort by date)."""
+    latest: dict[str, dict] = {}
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        result = json.loads(path.read_text())
+        if result.get("size") in SIZES and not result.get("partial"):
+            latest[result["size"]] = result
+    return latest
+
+
+def targets(results: dict) -> list[dict]:
+    """Every figure the issue sets a target for, with its limit and pass or miss (or n/a when this run
+    cannot say)."""
+    scenarios = results["scenarios"]
+
+    def figure(name: str, phase: str, key: str) -> float | None:
+        return scenarios.get(name, {}).get(phase, {}).get(key)
+
+    rows: list[dict] = []
+
+    def add(name: str, value: float | None, limit: float, *, at_least: bool = False, unit: str = "", note=""):
+        if value is None:
+            verdict = "n/a"
+        else:
+            verdict = "pass" if (value >= limit if at_least else value < limit) else "miss"
+        rows.append(
+            {
+                "target": name,
+                "value": value,
+                "limit": f"{'≥' if at_least else '<'} {limit:g}{unit}",
+                "result": verdict,
+                "note": note,
+            }
+        )
+
+    trivial = figure("trivial", "peak", "rps")
+    for name, share in (("inbox", 0.40), ("conversation", 0.40), ("live", 0.80), ("send", 0.25)):
+        rps = figure(name, "peak", "rps")
+        ratio = round(rps / trivial, 2) if rps is not None and trivial else None
+        add(f"{name} throughput ÷ trivial page", ratio, share, at_least=True)
+    for name in PAGES:
+        add(f"{name} p95 at half of peak", figure(name, "half", "p95"), 60, unit=" ms")
+    at_scale = "" if results["size"] == "large" else "the target is for 1,000,000 messages"
+    add(
+        "search p95, selective term",
+        figure("search_selective", "half", "p95"),
+        100,
+        unit=" ms",
+        note=at_scale,
+    )
+    add("search p95, common term", figure("search_common", "half", "p95"), 300, unit=" ms", note=at_scale)
+    isolation = results["memory"].get("isolation")
+    if isolation is not None:
+        add(
+            "search never shows another organization's messages",
+            1.0 if isolation["passed"] else 0.0,
+            1,
+            at_least=True,
+        )
+    latest = {**_latest_by_size(), results["size"]: results}
+    for name in ("inbox", "conversation"):
+        small, large = (
+            latest.get(size, {}).get("scenarios", {}).get(name, {}).get("half", {})
+            for size in ("small", "large")
+        )
+        ratio = round(large["p50"] / small["p50"], 2) if large.get("p50") and small.get("p50") else None
+        add(
+            f"{name} p50 at 1,000,000 ÷ at 10,000 messages",
+            ratio,
+            1.2,
+            unit="x",
+            note="" if ratio else "needs small and large runs",
+        )
+    digest = results["in_process"].get("digest")
+    if digest:
+        note = "" if digest["recipients"] >= 10_000 else f"{digest['recipients']:,} recipients at this size"
+        add(f"digest for {digest['recipients']:,} users", digest["seconds"], 60, unit=" s", note=note)
+        rows.append(
+            {
+                "target": "digest queries per batch (bounded)",
+                "value": digest["queries_per_batch"],
+                "limit": "the same for any batch",
+                "result": "info",
+                "note": f"{digest['queries']} in all: 1, then {digest['batches']} batches",
+            }
+        )
+    ingest = results["in_process"].get("ingest")
+    if ingest:
+        add("inbound email per second", ingest["per_second"], 50, at_least=True)
+    after = results["memory"].get("after_requests")
+    if after:
+        enough = after["requests"] >= 10_000
+        add(
+            "worker memory after 10,000 requests",
+            after["max_rss_mb"] if enough else None,
+            150,
+            unit=" MB",
+            note=f"{after['requests']:,} requests served",
+        )
+    upload = results["memory"].get("upload")
+    if upload:
+        add("peak memory rise of a 10 MB upload", upload["peak_rise_mb"], 20, unit=" MB")
+    return rows
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def markdown(results: dict) -> str:
+    setup = results["setup"]
+    size = results["parameters"]
+    lines = [
+        f"## Parley bench, size {results['size']} ({results['date']})",
+        "",
+        f"{size['organizations']} organizations, {size['conversations']:,} conversations, "
+        f"{size['messages']:,} messages (busy supplier: {size['busy_conversations']:,} conversations). "
+        f"gunicorn {setup['workers']} workers on cpu {setup.get('server_cpus', 'any')}, locust "
+        f"{setup['users']} users on cpu {setup.get('load_generator_cpu', 'any')}; {setup['warmup_s']:g} s "
+        f"warm-up + {setup['duration_s']:g} s per phase; commit {setup.get('commit', '?')}. Latencies in ms; "
+        '"½": random arrivals at half the peak throughput; "load": the machine\'s 1-minute load average '
+        "when the scenario started (above the core count, something else was running too).",
+        "",
+        "| Scenario | req/s | p50 | p95 | p99 | errors | queries/req | req/s ½ | p50 ½ | p95 ½ | p99 ½ "
+        "| load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    saturated = []
+    for name, scenario in results["scenarios"].items():
+        peak, half = scenario.get("peak", {}), scenario.get("half", {})
+        if peak.get("load_generator_saturated") or half.get("load_generator_saturated"):
+            saturated.append(name)
+        queries = peak.get("queries_per_request")
+        cells = [
+            scenario["title"],
+            f"{peak.get('rps', 0):.0f}",
+            *(_ms(peak.get(key)) for key in ("p50", "p95", "p99")),
+            str(peak.get("errors", 0) + half.get("errors", 0)),
+            "-" if queries is None else f"{queries:g}",
+            f"{half.get('rps', 0):.0f}",
+            *(_ms(half.get(key)) for key in ("p50", "p95", "p99")),
+            f"{scenario.get('load_average', 0):g}",
+        ]
+        lines.append(f"| {' | '.join(cells)} |")
+    if saturated:
+        lines += [
+            "",
+            f"Locust reported its core saturated in: {', '.join(saturated)} (those figures are a floor).",
+        ]
+    digest, ingest = results["in_process"].get("digest"), results["in_process"].get("ingest")
+    lines += ["", "| In one process | time | figure | queries |", "| --- | ---: | ---: | ---: |"]
+    if digest:
+        per_batch = f"{digest['queries_per_batch']} per batch of {digest['batch_size']}"
+        lines.append(
+            f"| Hourly digest, {digest['recipients']:,} recipients | {digest['seconds']:.1f} s "
+            f"| {digest['emails']:,} emails | {digest['queries']} ({per_batch}) |"
+        )
+    if ingest:
+        lines.append(
+            f"| {ingest['emails']:,} replies by email | {ingest['seconds']:.1f} s "
+            f"| {ingest['per_second']:.1f} per s ({ingest['statuses']}) "
+            f"| {ingest['queries_per_email']} per email |"
+        )
+    memory = results["memory"]
+    if memory.get("after_requests"):
+        after = memory["after_requests"]
+        lines += [
+            "",
+            f"Web worker memory (RSS, largest worker): {memory['after_start']['max_rss_mb']} MB after start, "
+            f"{after['max_rss_mb']} MB after {after['requests']:,} requests; a 10 MB upload raised a "
+            f"worker's peak by {memory['upload']['peak_rise_mb']} MB "
+            f"(answers {memory['upload']['statuses']}). Search isolation: {memory['isolation']}.",
+        ]
+    lines += ["", "| Target | Figure | Limit | Result | Note |", "| --- | ---: | --- | --- | --- |"]
+    for row in results["targets"]:
+        value = "-" if row["value"] is None else f"{row['value']:g}"
+        lines.append(f"| {row['target']} | {value} | {row['limit']} | {row['result']} | {row['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(path: Path) -> None:
+    """p50 and p95 at half of peak throughput for each HTTP scenario, against the number of messages."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    latest = sorted(_latest_by_size().values(), key=lambda result: result["parameters"]["messages"])
+    if not latest:
+        return
+    names = [name for name in latest[-1]["scenarios"] if name != "bare"]
+    figure, axis = plt.subplots(figsize=(10, 6))
+    for index, name in enumerate(names):
+        points = [
+            (result["parameters"]["messages"], result["scenarios"][name].get("half", {}))
+            for result in latest
+            if name in result["scenarios"]
+        ]
+        points = [(messages, half) for messages, half in points if half.get("p50") is not None]
+        if not points:
+            continue
+        colour = f"C{index % 10}"
+        xs = [messages for messages, _half in points]
+        axis.plot(xs, [half["p50"] for _m, half in points], "o-", color=colour, label=f"{name} p50")
+        axis.plot(
+            xs, [half["p95"] for _m, half in points], "s--", color=colour, label=f"{name} p95", alpha=0.7
+        )
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("messages in the database")
+    axis.set_ylabel("latency (ms) at half of peak throughput")
+    axis.set_title("Parley: latency against history size (latest run of each size)")
+    axis.axhline(60, color="grey", linewidth=0.8, linestyle=":")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7, ncol=2, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def publish(results: dict) -> None:
+    """Writes the JSON and the Markdown table, redraws the chart, prints the table."""
+    results["targets"] = targets(results)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    # A run of some scenarios only (BENCH_SCENARIOS) never replaces a full one, nor enters the chart.
+    stem = f"{results['date']}-{results['size']}{'-partial' if results.get('partial') else ''}"
+    (RESULTS_DIR / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    table = markdown(results)
+    (RESULTS_DIR / f"{stem}.md").write_text(table)
+    chart(RESULTS_DIR / "latency-by-size.png")
+    print()
+    print(table)
+    print(f"Written: bench/results/{stem}.json, {stem}.md, latency-by-size.png")
