@@ -240,32 +240,27 @@ def chart(path: Path) -> None:
     if not latest:
         return
     names = [name for name in latest[-1]["scenarios"] if name != "bare"]
-    figure, axis = plt.subplots(figsize=(10, 6))
-    for index, name in enumerate(names):
-        points = [
-            (result["parameters"]["messages"], result["scenarios"][name].get("half", {}))
-            for result in latest
-            if name in result["scenarios"]
-        ]
-        points = [(messages, half) for messages, half in points if half.get("p50") is not None]
-        if not points:
-            continue
-        colour = f"C{index % 10}"
-        xs = [messages for messages, _half in points]
-        axis.plot(xs, [half["p50"] for _m, half in points], "o-", color=colour, label=f"{name} p50")
-        axis.plot(
-            xs, [half["p95"] for _m, half in points], "s--", color=colour, label=f"{name} p95", alpha=0.7
-        )
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("messages in the database")
-    axis.set_ylabel("latency (ms) at half of peak throughput")
-    axis.set_title("Parley: latency against history size (latest run of each size)")
-    axis.axhline(60, color="grey", linewidth=0.8, linestyle=":")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=7, ncol=2, loc="upper left")
+    figure, axes = plt.subplots(1, 2, figsize=(12, 5.5), sharey=True)
+    for axis, key in zip(axes, ("p50", "p95"), strict=True):
+        for index, name in enumerate(names):
+            points = [
+                (result["parameters"]["messages"], result["scenarios"][name]["half"][key])
+                for result in latest
+                if result["scenarios"].get(name, {}).get("half", {}).get(key) is not None
+            ]
+            if points:
+                axis.plot(*zip(*points, strict=True), "o-", color=f"C{index % 10}", label=name)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("messages in the database")
+        axis.set_title(f"{key} at half of peak throughput")
+        axis.axhline(60, color="grey", linewidth=0.8, linestyle=":")
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("latency (ms); dotted: the 60 ms target")
+    axes[1].legend(fontsize=8, loc="upper left")
+    figure.suptitle("Parley: latency against history size (latest run of each size)")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
