@@ -20,17 +20,22 @@ from urllib.parse import urlencode
 from locust import FastHttpUser, events, task
 
 CONFIG = json.loads(Path(os.environ["BENCH_LOCUST_CONFIG"]).read_text())
-RECORDS: list[tuple[float, float, bool, int | None]] = []  # start (epoch s), latency (ms), ok, queries
+# start (epoch s), latency (ms), ok, queries, worker pid (the last two from the bench middleware's headers)
+RECORDS: list[tuple[float, float, bool, int | None, int | None]] = []
 USER_NUMBERS = itertools.count()
 
 
 @events.request.add_listener
 def record(response_time, response, exception, start_time, **kwargs) -> None:
-    queries = None
-    if response is not None and getattr(response, "headers", None):
-        value = response.headers.get("X-Bench-Queries") or response.headers.get("x-bench-queries")
-        queries = int(value) if value else None
-    RECORDS.append((start_time, response_time, exception is None, queries))
+    headers = getattr(response, "headers", None) or {}
+
+    def number(name: str) -> int | None:
+        value = headers.get(name) or headers.get(name.lower())
+        return int(value) if value else None
+
+    RECORDS.append(
+        (start_time, response_time, exception is None, number("X-Bench-Queries"), number("X-Bench-Worker"))
+    )
 
 
 @events.test_stop.add_listener

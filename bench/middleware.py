@@ -1,12 +1,15 @@
-"""Counts the SQL statements of each request and says how many in a response header the load generator
-reads. Bench settings only: production never loads it."""
+"""Counts the SQL statements of each request (BEGIN, SAVEPOINT and COMMIT included) and says how many in a
+response header the load generator reads, with the worker's process id (memory is reported per worker, by
+the requests it served). Bench settings only: production never loads it."""
 
+import os
 from collections.abc import Callable
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Bench-Queries"
+WORKER_HEADER = "X-Bench-Worker"
 
 
 class QueryCountMiddleware:
@@ -24,4 +27,5 @@ class QueryCountMiddleware:
         with connection.execute_wrapper(counted):
             response = self.get_response(request)
         response[HEADER] = str(count)
+        response[WORKER_HEADER] = str(os.getpid())
         return response

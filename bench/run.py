@@ -6,12 +6,14 @@ The app is served as production serves it (gunicorn, config.wsgi, DJANGO_ENV=pro
 WhiteNoise; the worker count of docker-compose.yml), with bench.settings adding only a query counter and the
 two baselines. Locust drives it headless from its own core (taskset: the server gets the other cores).
 Each HTTP scenario runs twice after a warm-up: closed-loop at a fixed concurrency (its peak throughput),
-then paced at half that throughput (the latency the targets speak of). Then, in this process, the hourly
-digest and 1,000 replies by email. The database is put back to the seeded state before and after.
+then with random arrivals at half that throughput (the latency the targets speak of). Then, in this
+process, the hourly digest and 1,000 replies by email. The database is put back to the seeded state before
+and after. Beside each figure: the CPU other processes took meanwhile (bench/cpu.py).
 
-Knobs (environment): BENCH_DURATION and BENCH_WARMUP (seconds per phase; 20 and 5, tiny 5 and 2),
+Knobs (environment): BENCH_DURATION and BENCH_WARMUP (seconds per phase; 30 and 5, tiny 5 and 2),
 BENCH_USERS (concurrency, 8), BENCH_WORKERS (gunicorn workers, 3 as in docker-compose.yml), BENCH_PORT
-(8765), BENCH_SCENARIOS (a comma-separated subset), BENCH_INGEST (replies, 1000), BENCH_REDIS_URL.
+(8765), BENCH_SCENARIOS (a comma-separated subset), BENCH_INGEST (replies, 1000), BENCH_SOAK_MAX (seconds
+of live checks at most until every worker served 10,000 requests; 300, tiny 0), BENCH_REDIS_URL.
 """
 
 import datetime
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common, inprocess, report, state
 from bench.client import Client, login
+from bench.cpu import CpuMeter, database_backends
 
 
 @dataclass
@@ -154,6 +158,9 @@ class Server:
                 self.process.wait()
         self.output.close()
 
+    def pids(self) -> set[int]:
+        return {self.process.pid, *self.worker_pids()}
+
     def worker_pids(self) -> list[int]:
         import psutil
 
@@ -185,16 +192,18 @@ class Bench:
     def __init__(self, marker: dict, size: common.Size):
         self.marker, self.size = marker, size
         tiny = size.name == "tiny"
-        self.duration = float(os.environ.get("BENCH_DURATION") or (5 if tiny else 20))
+        # 30 s: long enough for every worker to pass 10,000 requests (the memory target) at small and above.
+        self.duration = float(os.environ.get("BENCH_DURATION") or (5 if tiny else 30))
         self.warmup = float(os.environ.get("BENCH_WARMUP") or (2 if tiny else 5))
         self.users = int(os.environ.get("BENCH_USERS") or 8)
         self.workers = int(os.environ.get("BENCH_WORKERS") or 3)
         self.port = int(os.environ.get("BENCH_PORT") or 8765)
         self.ingest = int(os.environ.get("BENCH_INGEST") or 1000)
+        self.soak_max = float(os.environ.get("BENCH_SOAK_MAX") or (0 if tiny else 300))
         self.server_prefix, self.locust_prefix, self.cpus = cpu_plan()
         self.logs = common.VAR_DIR / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.requests_served = 0  # by the app's workers (not the bare baseline's)
+        self.served: Counter = Counter()  # requests per worker pid of the app (not the bare baseline)
 
     def server(self, *, bare: bool = False) -> Server:
         env = dict(os.environ, BENCH_BARE="1" if bare else "0")
@@ -207,9 +216,13 @@ class Bench:
             log=self.logs / f"gunicorn-{name}.log",
         )
 
-    def load(self, scenario: Scenario, *, port: int, sessions: list[dict], rate: float) -> dict:
-        """One locust run: warm-up plus the measured duration; figures from the measured part only."""
+    def load(
+        self, scenario: Scenario, *, server: Server, sessions: list[dict], rate: float, seconds: float = 0
+    ) -> dict:
+        """One locust run: warm-up plus the measured duration (or `seconds` in all); figures from the
+        measured part only."""
         phase = "half" if rate else "peak"
+        port = server.port
         output = self.logs / f"locust-{scenario.name}-{phase}.json"
         config = {
             "name": scenario.name,
@@ -237,7 +250,7 @@ class Bench:
             "--spawn-rate",
             str(self.users),
             "--run-time",
-            f"{self.warmup + self.duration:g}s",
+            f"{max(1, round(seconds or self.warmup + self.duration))}s",
             "--host",
             f"http://127.0.0.1:{port}",
             "--only-summary",
@@ -249,14 +262,15 @@ class Bench:
             "0",
         ]
         env = dict(os.environ, BENCH_LOCUST_CONFIG=str(config_path))
-        with (self.logs / f"locust-{scenario.name}-{phase}.log").open("w") as log:
+        log = self.logs / f"locust-{scenario.name}-{phase}.log"
+        with log.open("w") as out, CpuMeter(lambda: server.pids() | database_backends()) as meter:
             subprocess.run(  # noqa: S603 - our own command line
-                command, cwd=common.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=True
+                command, cwd=common.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=True
             )
         recorded = json.loads(output.read_text())
         if not scenario.bare:
-            self.requests_served += len(recorded["records"])
-        return report.summarize(recorded, warmup=self.warmup, duration=self.duration)
+            self.served.update(record[4] for record in recorded["records"] if record[4])
+        return {**report.summarize(recorded, warmup=self.warmup, duration=self.duration), **meter.result}
 
     def run_http(self, scenarios: list[Scenario]) -> dict:
         memory: dict = {}
@@ -273,19 +287,54 @@ class Bench:
             for scenario in app:
                 self.measure(scenario, server, sessions[scenario.sessions] if scenario.sessions else [])
                 scenario.results["memory_after"] = server.memory()
-            memory["after_requests"] = {"requests": self.requests_served, **server.memory()}
+            live = next((s for s in app if s.name == "live"), None)
+            if live is not None and self.soak_max:
+                memory["soak"] = self.soak(server, sessions["busy"], live)
+            memory["after_requests"] = self.memory_by_requests(server)
             memory["upload"] = self.upload(server, sessions["busy"][0])
         return memory
 
+    def soak(self, server: Server, sessions: list[dict], live: Scenario) -> dict:
+        """Live-update checks (what every open conversation sends every few seconds) until each worker has
+        served 10,000 requests, for the memory target; at most BENCH_SOAK_MAX seconds (300; tiny: none)."""
+        soak = Scenario("soak", "Memory soak", live.paths, expect=live.expect)
+        began = time.monotonic()
+        deadline = began + self.soak_max
+        before = sum(self.served.values())
+        while time.monotonic() < deadline:
+            fewest = min(self.served.get(pid, 0) for pid in server.worker_pids())
+            if fewest >= 10_000:
+                break
+            # Three workers share the load about evenly: enough for the slowest, plus a little.
+            rate = max(live.results.get("peak", {}).get("rps", 0), 10) / self.workers
+            seconds = min(deadline - time.monotonic(), (10_000 - fewest) / rate * 1.2 + 3)
+            print(f"  memory soak: {seconds:.0f} s of live checks...", flush=True)
+            self.load(soak, server=server, sessions=sessions, rate=0, seconds=max(seconds, 3))
+        return {"seconds": round(time.monotonic() - began, 1), "requests": sum(self.served.values()) - before}
+
+    def memory_by_requests(self, server: Server) -> dict:
+        """Each worker's memory with the number of requests it served; the figure for the target is the
+        largest among workers that served 10,000 or more."""
+        workers = server.memory()["workers"]
+        for worker in workers:
+            worker["requests"] = self.served.get(worker["pid"], 0)
+        seasoned = [w["rss_mb"] for w in workers if w["requests"] >= 10_000]
+        return {
+            "requests": sum(self.served.values()),
+            "workers": workers,
+            "max_rss_mb": max(w["rss_mb"] for w in workers),
+            "max_rss_mb_after_10000": max(seasoned, default=None),
+            "fewest_requests": min(w["requests"] for w in workers),
+        }
+
     def measure(self, scenario: Scenario, server: Server, sessions: list[dict]) -> None:
-        # The machine may be shared: a high load average beside a figure says it was measured in company.
         scenario.results["load_average"] = round(os.getloadavg()[0], 2)
         print(f"  {scenario.title}: peak...", end="", flush=True)
-        peak = self.load(scenario, port=server.port, sessions=sessions, rate=0)
+        peak = self.load(scenario, server=server, sessions=sessions, rate=0)
         scenario.results["peak"] = peak
         print(f" {peak['rps']:.0f} req/s; half-peak...", end="", flush=True)
         rate = peak["rps"] / 2 / self.users if peak["rps"] else 0
-        half = self.load(scenario, port=server.port, sessions=sessions, rate=rate) if rate else {}
+        half = self.load(scenario, server=server, sessions=sessions, rate=rate) if rate else {}
         scenario.results["half"] = half
         print(f" p95 {half.get('p95', float('nan')):.1f} ms")
 
@@ -349,8 +398,18 @@ def git_describe() -> str:
 
 
 def restore(marker: dict) -> None:
+    """The seeded database, no uploaded files, and no email tasks waiting in the bench's broker queue (no
+    worker runs during the bench: the requests only queue them, as they would in production)."""
     state.restore(marker["max_ids"])
     shutil.rmtree(common.VAR_DIR / "media" / "attachments", ignore_errors=True)
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        import redis
+        from django.conf import settings
+
+        redis.Redis.from_url(redis_url).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    for queued in (common.VAR_DIR / "celery" / "queue").glob("*.msg"):  # the filesystem broker, without Redis
+        queued.unlink()
 
 
 def main() -> None:
