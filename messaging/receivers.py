@@ -1,13 +1,44 @@
-"""messaging reacts to lower apps here: a merged supplier's conversations move to the surviving account."""
+"""messaging reacts to lower apps here: a merged supplier's conversations move to the surviving account, and
+a saved name, number or status makes every cached fragment stale (messaging.fragments)."""
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from connections.signals import supplier_accounts_merging
+from documents.models import Document
+from tenants.models import Organization, User
 
-from .models import Message, Participant
+from .fragments import fragments_expire
+from .models import Attachment, Conversation, Message, Participant
+
+# The fields a fragment shows; a save that names only others (a login's last_login) leaves fragments be.
+SHOWN_FIELDS = {
+    User: {"first_name", "last_name", "email"},
+    Organization: {"name", "slug"},
+    Document: {"number", "kind"},
+    Conversation: {"subject", "status", "document"},
+}
 
 
 @receiver(supplier_accounts_merging)
 def move_conversations(sender, survivor, merged, **kwargs) -> None:
     Participant.objects.filter(organization=merged).update(organization=survivor)
     Message.objects.filter(author_organization=merged).update(author_organization=survivor)
+    fragments_expire()
+
+
+@receiver(post_save)
+def expire_fragments_on_save(sender, instance, created, update_fields=None, **kwargs) -> None:
+    shown = SHOWN_FIELDS.get(sender)
+    if (
+        shown is None or created
+    ):  # a new row is in no fragment yet (a new conversation changes the inbox's key)
+        return
+    if update_fields is None or shown & set(update_fields):
+        fragments_expire()
+
+
+@receiver(post_delete)
+def expire_fragments_on_delete(sender, instance, **kwargs) -> None:
+    if sender in SHOWN_FIELDS or sender in (Message, Attachment):
+        fragments_expire()

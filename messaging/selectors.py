@@ -60,14 +60,20 @@ def inbox(
         rows = rows.filter(conversation__document__kind=filter)
     query = " ".join(query.split())[:100]
     if query:
-        matching_messages = Message.objects.filter(
-            message_matches(query), conversation=OuterRef("conversation_id")
-        )
+        # Every condition is an EXISTS on the row's conversation, which PostgreSQL runs either way
+        # (AlternativeSubPlan): as one hashed set read from an index (trigram indexes on the subject and the
+        # document number, the organizations' names, the messages' GIN index) when the term is rare, or as
+        # a lookup per row when it is common, where the walk down the inbox index stops at the page's end.
+        conversation = OuterRef("conversation_id")
         rows = rows.filter(
-            Q(conversation__subject__icontains=query)
-            | Q(conversation__document__number__icontains=query)
-            | Q(counterpart_name__icontains=query)
-            | Exists(matching_messages)
+            Exists(Conversation.objects.filter(pk=conversation, subject__icontains=query))
+            | Exists(Document.objects.filter(conversations=conversation, number__icontains=query))
+            | Exists(
+                Participant.objects.filter(
+                    conversation=conversation, organization__name__icontains=query
+                ).exclude(organization=organization)
+            )
+            | Exists(Message.objects.filter(message_matches(query), conversation=conversation))
         )
     return rows.order_by("-last_message_at", "-id")
 

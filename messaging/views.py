@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -12,6 +13,8 @@ from tenants.decorators import organization_required
 
 from . import selectors, services
 from .forms import ComposeForm, DocumentConversationForm, InboxFilterForm, ReplyForm
+from .fragments import cached, fragment_key
+from .paging import keyset_page
 from .policy import can_send
 
 MESSAGING_KINDS = {"buyer", "supplier"}
@@ -33,21 +36,36 @@ def inbox(request):
     _messaging_org(request)
     form = InboxFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
-    rows = selectors.inbox(
-        organization=request.organization,
-        user=request.user,
-        filter=filters.get("filter", ""),
-        query=filters.get("q", ""),
+    filtered = bool(filters.get("filter") or filters.get("q"))
+
+    def conversation_list() -> str:
+        rows = selectors.inbox(
+            organization=request.organization,
+            user=request.user,
+            filter=filters.get("filter", ""),
+            query=filters.get("q", ""),
+        )
+        page = keyset_page(
+            rows, older=request.GET.get("older"), newer=request.GET.get("newer"), size=settings.PAGE_SIZE
+        ).link(request.GET)
+        context = {"page": page, "filtered": filtered}
+        return render_to_string("messaging/inbox.html#conversation-list", context, request)
+
+    # The rows change only when a message arrives or this user reads one (the live version), or when a
+    # name, number or status is saved (the fragments' generation): one indexed query on a hit.
+    version = selectors.live_version(organization=request.organization, user=request.user)
+    key = fragment_key(
+        "inbox",
+        request.organization.pk,
+        request.organization.slug,
+        request.user.pk,
+        version,
+        sorted(request.GET.lists()),
     )
-    page = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    template = "messaging/inbox.html"
+    html = mark_safe(cached(key, conversation_list))  # noqa: S308 - rendered by our template, escaped there
     if request.htmx and request.htmx.target == "conversation-list":
-        template += "#conversation-list"
-    return render(
-        request,
-        template,
-        {"form": form, "page": page, "filtered": bool(filters.get("filter") or filters.get("q"))},
-    )
+        return HttpResponse(html)
+    return render(request, "messaging/inbox.html", {"form": form, "conversation_list": html})
 
 
 def _sending_state(request, counterpart, conversation=None):
@@ -128,7 +146,30 @@ def conversation(request, conversation_id: int):
     services.conversation_mark_read(user=request.user, conversation=conversation, unread=unread)
     before = request.GET.get("before", "")
     before_id = int(before) if before.isdigit() and len(before) < 19 else None
-    thread, earlier = selectors.conversation_page(conversation=conversation, before_id=before_id)
+
+    def thread_page() -> dict:
+        thread, earlier = selectors.conversation_page(conversation=conversation, before_id=before_id)
+        html = render_to_string("messaging/conversation.html#thread-messages", {"thread": thread}, request)
+        return {
+            "html": str(html),
+            "last_id": thread[-1].pk if thread else 0,
+            "earlier_id": thread[0].pk if earlier and thread else None,
+        }
+
+    # Messages never change once sent: a page of them is known by the conversation's message count and
+    # last message (and names, by the fragments' generation). Two queries and the rendering saved on a hit.
+    page = cached(
+        fragment_key(
+            "thread",
+            conversation.pk,
+            conversation.message_count,
+            conversation.last_message_at,
+            before_id,
+            request.organization.pk,
+            request.organization.slug,
+        ),
+        thread_page,
+    )
     decision, contact, upgrade = _sending_state(request, counterpart, conversation)
     return render(
         request,
@@ -136,9 +177,9 @@ def conversation(request, conversation_id: int):
         {
             "conversation": conversation,
             "counterpart": counterpart,
-            "thread": thread,
-            "last_id": thread[-1].pk if thread else 0,
-            "earlier_id": thread[0].pk if earlier and thread else None,
+            "thread_html": mark_safe(page["html"]),  # noqa: S308 - rendered by our template, escaped there
+            "last_id": page["last_id"],
+            "earlier_id": page["earlier_id"],
             "older_page": before_id is not None,
             "form": form,
             "can_send": decision,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from messaging.fragments import fragments_expire
 from messaging.models import Conversation, Participant
 from messaging.services import MessagingRefused, conversation_create, message_post
 from tenants.models import Membership, Organization, User
@@ -672,6 +673,7 @@ def merchant_block(*, actor: User, membership: Membership, request: ServiceReque
         status=JobInvoice.Status.CLOSED
     )
     Conversation.objects.filter(pk__in=ids).update(status=Conversation.Status.CLOSED)
+    fragments_expire()  # an update() sends no post_save
     ServiceRequest.objects.filter(pk__in=ids).update(stage=ServiceRequest.Stage.CLOSED)
     TimelineRecord.objects.bulk_create(
         [

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from messaging.paging import keyset_page
 from tenants.decorators import organization_required
 from tenants.selectors import membership_list
 
@@ -119,7 +120,9 @@ def requests(request):
     """The merchant's conversations with partners, newest first."""
     only(request, "merchant")
     rows = selectors.request_inbox(organization=request.organization, user=request.user, with_tags=False)
-    page = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset_page(
+        rows, older=request.GET.get("older"), newer=request.GET.get("newer"), size=settings.PAGE_SIZE
+    ).link(request.GET)
     return render(request, "partners/requests.html", {"page": page})
 
 

@@ -2,11 +2,11 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from messaging.paging import keyset_page
 from tenants.decorators import organization_required
 
 from .. import policy, selectors, services
@@ -137,7 +137,9 @@ def inbox(request):
         unread=bool(filters.get("unread")),
         query=filters.get("q", ""),
     )
-    page = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset_page(
+        rows, older=request.GET.get("older"), newer=request.GET.get("newer"), size=settings.PAGE_SIZE
+    ).link(request.GET)
     return render(
         request,
         htmx_target(request, "partners/inbox.html", "request-list"),

@@ -286,15 +286,15 @@ class TestPartnerInbox:
                     accept(people[n % 3], proposal)
         client.force_login(partner_admin)
         client.get(url("inbox", partner))
-        # session, user, memberships; tags for the filter; count; rows (request, merchant, unread); tag links
-        with django_assert_num_queries(7):
+        # session, user, memberships; tags for the filter; rows (request, merchant, unread); tag links
+        with django_assert_num_queries(6):
             response = client.get(url("inbox", partner))
         assert len(response.context["page"].object_list) == rows
         html = response.content.decode()
         assert html.count('<span class="tag">Urgent</span>') == rows
         assert "Job open" in html and "Proposal sent" in html and "is-unread" in html
         # Filtered and searched: the same number of queries.
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             response = client.get(
                 url("inbox", partner), {"tag": [urgent.pk, later.pk], "q": "contact", "unread": "on"}
             )
@@ -317,8 +317,8 @@ class TestMerchantPages:
                 mark_read(merchant_admin, item)
         client.force_login(merchant_admin)
         client.get(url("requests", merchant))
-        # session, user, memberships; count; rows (request, partner, unread); no tags: they are the partner's
-        with django_assert_num_queries(5):
+        # session, user, memberships; rows (request, partner, unread); no tags: they are the partner's
+        with django_assert_num_queries(4):
             response = client.get(url("requests", merchant))
         assert len(response.context["page"].object_list) == rows
         html = text(response)
