@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--save", help="write the profile here too (for pstats, snakeviz)")
     args = parser.parse_args()
 
     common.django_setup()
@@ -102,6 +103,8 @@ def main() -> None:
         profiler.disable()
         elapsed = time.perf_counter() - began
         print(f"{scenario.name}: {1000 * elapsed / args.requests:.1f} ms per request under cProfile")
+        if args.save:
+            profiler.dump_stats(args.save)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
         if args.sql or args.explain:

@@ -8,7 +8,7 @@ from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,6 +81,10 @@ def _post(
         quoted=quoted,
         created_at=now,
         client_token=client_token,
+        # PostgreSQL computes the search vector in the same INSERT.
+        search_vector=(
+            SearchVector(Value(body), config="simple") if connection.vendor == "postgresql" else None
+        ),
     )
     for upload in uploads:
         # Saved through the storage backend from the upload's temporary file, chunk by chunk.
@@ -91,8 +95,6 @@ def _post(
             size=upload.file.size,
             content_type=(upload.file.content_type or "application/octet-stream")[:100],
         )
-    if connection.vendor == "postgresql":
-        Message.objects.filter(pk=message.pk).update(search_vector=SearchVector("body", config="simple"))
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=now, last_message_snippet=body[:200], message_count=F("message_count") + 1
     )
@@ -100,11 +102,10 @@ def _post(
     ReadState.objects.filter(conversation=conversation).exclude(user=actor).update(
         unread_count=F("unread_count") + 1, updated_at=now
     )
-    ReadState.objects.update_or_create(
-        user=actor,
-        conversation=conversation,
-        defaults={"unread_count": 0, "last_read_at": now, "updated_at": now},
-    )
+    # The author has read everything up to their own message: one UPDATE, an INSERT only the first time.
+    read = {"unread_count": 0, "last_read_at": now, "updated_at": now}
+    if not ReadState.objects.filter(user=actor, conversation=conversation).update(**read):
+        ReadState.objects.create(user=actor, conversation=conversation, **read)
     message_saved.send(sender=Message, message=message)
     transaction.on_commit(
         lambda: message_posted.send(sender=Message, message_id=message.pk, conversation_id=conversation.pk)

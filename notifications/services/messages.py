@@ -1,7 +1,7 @@
 """Emails about messages: at once when one arrives, and the hourly digest."""
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 
 from messaging.models import Message, Participant
@@ -55,6 +55,10 @@ def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
         .annotate(preference=Subquery(preference))
         .order_by("id")
     )
+    if not first_message:
+        # Only "immediately" (or no choice: the default) gets an email now; the others are not even loaded.
+        immediate = NotificationPreference.Messages.IMMEDIATE
+        recipients = recipients.filter(Q(preference__isnull=True) | Q(preference=immediate))
     author = message.author.display_name if message.author else ""
     attachment_count = message.attachments.count()
     chosen_members = []
