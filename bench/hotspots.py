@@ -1,12 +1,15 @@
 """Where one scenario's time goes: its requests in this process under cProfile, and its SQL with timings.
 
-    BENCH_SIZE=large .venv/bin/python bench/hotspots.py inbox [--requests 50] [--sql] [--explain]
+    BENCH_SIZE=large .venv/bin/python bench/hotspots.py inbox [--requests 50] [--sql] [--explain] [--cold]
+    BENCH_SIZE=large .venv/bin/python bench/hotspots.py ingest --requests 200 [--sql]
 
 Scenarios are run.py's (inbox, conversation, live, send, search_selective, search_common, partner_tag). The
 requests go through the whole middleware stack with the production settings of the bench (bench.settings),
 signed in as the scenario's first user, against the seeded database; the database is put back to the
 seeded state afterwards. `--sql` lists each statement of the last request with its time, `--explain` adds
-PostgreSQL's EXPLAIN ANALYZE of each.
+PostgreSQL's EXPLAIN ANALYZE of each, `--cold` makes every request miss the fragment cache (what the first
+view after a change costs), `--save FILE` keeps the profile. `ingest` and `digest` profile run.py's
+in-process scenarios.
 """
 
 import argparse
@@ -32,10 +35,12 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--save", help="write the profile here too (for pstats, snakeviz)")
+    parser.add_argument("--cold", action="store_true", help="empty the cache before each request")
     args = parser.parse_args()
 
     common.django_setup()
     from django.conf import settings
+    from django.core.cache import cache
     from django.core.handlers.wsgi import WSGIHandler
     from django.core.management import call_command
     from django.db import connection
@@ -44,12 +49,16 @@ def main() -> None:
     from django.utils.crypto import get_random_string
 
     from bench.run import scenarios_for
+    from messaging import fragments
     from tenants.models import User
 
     call_command("collectstatic", interactive=False, verbosity=0)  # WhiteNoise's manifest, as run.py does
     marker = common.marker_read()
     if not marker:
         sys.exit("Seed first: bench/seed.py")
+    if args.scenario in ("ingest", "digest"):
+        in_process(args, marker)
+        return
     scenario = next((s for s in scenarios_for(marker) if s.name == args.scenario), None)
     if scenario is None or scenario.bare:
         sys.exit(f"Unknown scenario {args.scenario!r}")
@@ -74,6 +83,8 @@ def main() -> None:
 
     def one(index: int) -> None:
         path = scenario.paths[index % len(scenario.paths)]
+        if args.cold:
+            cache.delete(fragments.GENERATION_KEY)  # every cached fragment is unreachable
         if scenario.method == "POST":
             token = uuid.uuid4()
             data = {
@@ -116,6 +127,37 @@ def main() -> None:
                     with connection.cursor() as cursor:
                         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
                         print("\n".join("      " + row[0] for row in cursor.fetchall()))
+    finally:
+        state.restore(marker["max_ids"])
+
+
+def in_process(args, marker: dict) -> None:
+    """The replies by email (`--requests` of them) or the hourly digest, as run.py runs them, profiled."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench import inprocess
+
+    def run():
+        if args.scenario == "ingest":
+            return inprocess.ingest_run(marker, args.requests)
+        return inprocess.digest_run(marker)
+
+    try:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        result = run()
+        profiler.disable()
+        print(result)
+        if args.save:
+            profiler.dump_stats(args.save)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        if args.sql and args.scenario == "ingest":
+            state.restore(marker["max_ids"])
+            with CaptureQueriesContext(connection) as captured:
+                inprocess.ingest_run(marker, 1)
+            for query in captured.captured_queries:
+                print(f"{float(query['time']) * 1000:7.1f} ms  {query['sql'][:300]}")
     finally:
         state.restore(marker["max_ids"])
 

@@ -64,18 +64,31 @@ def cursor_parse(value: str | None) -> tuple[datetime.datetime, int] | None:
         return None
 
 
-def keyset_page(rows: QuerySet, *, older: str = "", newer: str = "", size: int) -> KeysetPage:
+def _slice(rows: QuerySet, order: tuple[str, ...], limit: int, ids_first: bool) -> list:
+    if not ids_first:
+        return list(rows.order_by(*order)[:limit])
+    ids = list(rows.order_by(*order).values_list("id", flat=True)[:limit])
+    by_id = {row.pk: row for row in rows.filter(id__in=ids)}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def keyset_page(
+    rows: QuerySet, *, older: str = "", newer: str = "", size: int, ids_first: bool = False
+) -> KeysetPage:
     """One page of `rows` (any queryset with last_message_at and id; its own order is replaced): the first
     page, the page after cursor `older`, or the page before cursor `newer`. One query, two when a page of
-    newer rows reaches the top (then it is the first page, full)."""
+    newer rows reaches the top (then it is the first page, full).
+
+    `ids_first`: pick the page's ids with the filters alone, then load those rows with their joins (one
+    query more), for a filter whose selectivity PostgreSQL cannot estimate (a tag on some of one
+    organization's conversations): it then sorts ids, not fully joined rows."""
     after, before = cursor_parse(older), cursor_parse(newer)
     if before is not None:
         moment, pk = before
-        found = list(
-            rows.filter(
-                Q(last_message_at__gte=moment) & (Q(last_message_at__gt=moment) | Q(id__gt=pk))
-            ).order_by("last_message_at", "id")[: size + 1]
+        newer_rows = rows.filter(
+            Q(last_message_at__gte=moment) & (Q(last_message_at__gt=moment) | Q(id__gt=pk))
         )
+        found = _slice(newer_rows, ("last_message_at", "id"), size + 1, ids_first)
         if len(found) > size:
             page = found[:size][::-1]
             return KeysetPage(page, older=cursor_of(page[-1]), newer=cursor_of(page[0]))
@@ -83,7 +96,7 @@ def keyset_page(rows: QuerySet, *, older: str = "", newer: str = "", size: int) 
     if after is not None:
         moment, pk = after
         rows = rows.filter(Q(last_message_at__lte=moment) & (Q(last_message_at__lt=moment) | Q(id__lt=pk)))
-    found = list(rows.order_by("-last_message_at", "-id")[: size + 1])
+    found = _slice(rows, ("-last_message_at", "-id"), size + 1, ids_first)
     page = found[:size]
     return KeysetPage(
         page,

@@ -246,7 +246,11 @@ def message_post(
         return existing
     organization = membership.organization
     # One writer at a time per conversation keeps the counters right.
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("document")
+        .get(pk=conversation.pk)
+    )
     parties = list(Organization.objects.filter(conversation_rows__conversation=conversation))
     counterpart = next((party for party in parties if party.pk != organization.pk), None)
     if counterpart is None or organization.pk not in {party.pk for party in parties}:

@@ -138,7 +138,11 @@ def inbox(request):
         query=filters.get("q", ""),
     )
     page = keyset_page(
-        rows, older=request.GET.get("older"), newer=request.GET.get("newer"), size=settings.PAGE_SIZE
+        rows,
+        older=request.GET.get("older"),
+        newer=request.GET.get("newer"),
+        size=settings.PAGE_SIZE,
+        ids_first=bool(tag_ids),
     ).link(request.GET)
     return render(
         request,
