@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -14,7 +14,7 @@ from tenants.decorators import organization_required
 from . import selectors, services
 from .forms import ComposeForm, DocumentConversationForm, InboxFilterForm, ReplyForm
 from .fragments import cached, fragment_key
-from .paging import keyset_page
+from .paging import cursor_parse, keyset_page
 from .policy import can_send
 
 MESSAGING_KINDS = {"buyer", "supplier"}
@@ -37,6 +37,15 @@ def inbox(request):
     form = InboxFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     filtered = bool(filters.get("filter") or filters.get("q"))
+    # What the rows depend on, and all the page's links keep: the valid filters and cursor, nothing else
+    # (so no made-up parameter can make a new cache entry).
+    params = QueryDict(mutable=True)
+    for name in ("filter", "q"):
+        if filters.get(name):
+            params[name] = filters[name]
+    for name in ("older", "newer"):
+        if cursor_parse(request.GET.get(name)):
+            params[name] = request.GET[name]
 
     def conversation_list() -> str:
         rows = selectors.inbox(
@@ -46,8 +55,8 @@ def inbox(request):
             query=filters.get("q", ""),
         )
         page = keyset_page(
-            rows, older=request.GET.get("older"), newer=request.GET.get("newer"), size=settings.PAGE_SIZE
-        ).link(request.GET)
+            rows, older=params.get("older", ""), newer=params.get("newer", ""), size=settings.PAGE_SIZE
+        ).link(params)
         context = {"page": page, "filtered": filtered}
         return render_to_string("messaging/inbox.html#conversation-list", context, request)
 
@@ -60,7 +69,7 @@ def inbox(request):
         request.organization.slug,
         request.user.pk,
         version,
-        sorted(request.GET.lists()),
+        params.urlencode(),
     )
     html = mark_safe(cached(key, conversation_list))  # noqa: S308 - rendered by our template, escaped there
     if request.htmx and request.htmx.target == "conversation-list":

@@ -132,3 +132,15 @@ def test_a_new_message_shows_on_the_conversation_page(client, setting, supplier,
     assert thread_bodies(page(client, supplier, first)) == ["About the pallets"]
     reply(buyer_admin, first, "Second thought")
     assert thread_bodies(page(client, supplier, first)) == ["About the pallets", "Second thought"]
+
+
+def test_made_up_parameters_make_no_new_cache_entry(client, setting, supplier, monkeypatch):
+    from messaging import views
+
+    inbox(client, supplier)
+    renders = []
+    real = views.render_to_string
+    monkeypatch.setattr(views, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k))
+    for n in range(20):
+        assert inbox(client, supplier, **{f"junk{n}": "x" * 50}).status_code == 200
+    assert renders == []  # every one of them read the same cached rows
