@@ -1,23 +1,12 @@
 """Inbox search finds a rare term through indexes, never by reading every conversation (PostgreSQL)."""
 
 import pytest
-from django.db import connection
 
 from documents.models import Document
 from messaging.models import Conversation
+from tests.plans import plan, postgresql_only
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="index plans are PostgreSQL's"),
-]
-
-
-def plan(queryset) -> str:
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN {sql}", params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+pytestmark = [pytest.mark.django_db, postgresql_only]
 
 
 def test_a_substring_of_a_subject_is_found_through_the_trigram_index():

@@ -1,24 +1,13 @@
 """The partner inbox's tag filter and search read indexes, not whole tables (PostgreSQL, where it counts)."""
 
 import pytest
-from django.db import connection
 
 from partners import selectors, services
 from partners.models import ConversationTag, ServiceRequest
 from tests.factories import MembershipFactory, MerchantFactory, contact_partner, reachable_partner
+from tests.plans import plan, postgresql_only
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="index plans are PostgreSQL's"),
-]
-
-
-def plan(queryset) -> str:
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN {sql}", params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+pytestmark = [pytest.mark.django_db, postgresql_only]
 
 
 @pytest.fixture
