@@ -21,15 +21,13 @@ class KeysetPage:
     object_list: list = field(default_factory=list)
     older: str = ""  # the cursor of the next (older) page, "" on the last one
     newer: str = ""  # the cursor of the previous (newer) page, "" on the first one
-
-    older_url: str = ""  # "?…&older=<cursor>", the other parameters (filters, search) kept
+    older_url: str = ""  # "?…&older=<cursor>", every other parameter (filters, search) kept
     newer_url: str = ""
 
     def has_other_pages(self) -> bool:
         return bool(self.older or self.newer)
 
-    def link(self, params: QueryDict) -> "KeysetPage":
-        """Fills older_url and newer_url from the request's parameters (every value of each kept)."""
+    def _link(self, params: QueryDict) -> "KeysetPage":
         kept = params.copy()
         for name in CURSOR_PARAMETERS:
             kept.pop(name, None)
@@ -40,12 +38,6 @@ class KeysetPage:
                 query[direction] = cursor
                 setattr(self, f"{direction}_url", "?" + query.urlencode())
         return self
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def __len__(self) -> int:
-        return len(self.object_list)
 
 
 def cursor_of(row) -> str:
@@ -72,17 +64,16 @@ def _slice(rows: QuerySet, order: tuple[str, ...], limit: int, ids_first: bool) 
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def keyset_page(
-    rows: QuerySet, *, older: str = "", newer: str = "", size: int, ids_first: bool = False
-) -> KeysetPage:
+def keyset_page(rows: QuerySet, params: QueryDict, *, size: int, ids_first: bool = False) -> KeysetPage:
     """One page of `rows` (any queryset with last_message_at and id; its own order is replaced): the first
-    page, the page after cursor `older`, or the page before cursor `newer`. One query, two when a page of
-    newer rows reaches the top (then it is the first page, full).
+    page, the page after cursor `older` or the page before cursor `newer` of `params` (the request's
+    parameters, which the page's links keep). One query, two when a page of newer rows reaches the top (then
+    it is the first page, full).
 
     `ids_first`: pick the page's ids with the filters alone, then load those rows with their joins (one
     query more), for a filter whose selectivity PostgreSQL cannot estimate (a tag on some of one
     organization's conversations): it then sorts ids, not fully joined rows."""
-    after, before = cursor_parse(older), cursor_parse(newer)
+    after, before = cursor_parse(params.get("older")), cursor_parse(params.get("newer"))
     if before is not None:
         moment, pk = before
         newer_rows = rows.filter(
@@ -91,7 +82,7 @@ def keyset_page(
         found = _slice(newer_rows, ("last_message_at", "id"), size + 1, ids_first)
         if len(found) > size:
             page = found[:size][::-1]
-            return KeysetPage(page, older=cursor_of(page[-1]), newer=cursor_of(page[0]))
+            return KeysetPage(page, older=cursor_of(page[-1]), newer=cursor_of(page[0]))._link(params)
         after = None  # the newest rows: that is the first page
     if after is not None:
         moment, pk = after
@@ -102,4 +93,4 @@ def keyset_page(
         page,
         older=cursor_of(page[-1]) if len(found) > size else "",
         newer=cursor_of(page[0]) if after is not None and page else "",
-    )
+    )._link(params)

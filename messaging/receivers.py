@@ -9,7 +9,7 @@ from documents.models import Document
 from tenants.models import Organization, User
 
 from .fragments import fragments_expire
-from .models import Attachment, Conversation, Message, Participant
+from .models import Conversation, Message, Participant
 
 # The fields a fragment shows; a save that names only others (a login's last_login) leaves fragments be.
 SHOWN_FIELDS = {
@@ -27,18 +27,20 @@ def move_conversations(sender, survivor, merged, **kwargs) -> None:
     fragments_expire()
 
 
-@receiver(post_save)
 def expire_fragments_on_save(sender, instance, created, update_fields=None, **kwargs) -> None:
-    shown = SHOWN_FIELDS.get(sender)
-    if (
-        shown is None or created
-    ):  # a new row is in no fragment yet (a new conversation changes the inbox's key)
-        return
-    if update_fields is None or shown & set(update_fields):
+    # A new row is in no fragment yet (a new conversation changes the inbox's key by itself).
+    if not created and (update_fields is None or SHOWN_FIELDS[sender] & set(update_fields)):
         fragments_expire()
 
 
-@receiver(post_delete)
 def expire_fragments_on_delete(sender, instance, **kwargs) -> None:
-    if sender in SHOWN_FIELDS or sender in (Message, Attachment):
-        fragments_expire()
+    fragments_expire()
+
+
+# Connected to these models only: a receiver for every model would make Django fetch each row of a cascade
+# to send it (no fast deletes), and messages and files are only ever deleted with their conversation.
+for model in SHOWN_FIELDS:
+    post_save.connect(expire_fragments_on_save, sender=model, dispatch_uid=f"fragments-save-{model.__name__}")
+    post_delete.connect(
+        expire_fragments_on_delete, sender=model, dispatch_uid=f"fragments-delete-{model.__name__}"
+    )

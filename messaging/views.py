@@ -54,9 +54,7 @@ def inbox(request):
             filter=filters.get("filter", ""),
             query=filters.get("q", ""),
         )
-        page = keyset_page(
-            rows, older=params.get("older", ""), newer=params.get("newer", ""), size=settings.PAGE_SIZE
-        ).link(params)
+        page = keyset_page(rows, params, size=settings.PAGE_SIZE)
         context = {"page": page, "filtered": filtered}
         return render_to_string("messaging/inbox.html#conversation-list", context, request)
 

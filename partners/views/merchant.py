@@ -120,9 +120,7 @@ def requests(request):
     """The merchant's conversations with partners, newest first."""
     only(request, "merchant")
     rows = selectors.request_inbox(organization=request.organization, user=request.user, with_tags=False)
-    page = keyset_page(
-        rows, older=request.GET.get("older"), newer=request.GET.get("newer"), size=settings.PAGE_SIZE
-    ).link(request.GET)
+    page = keyset_page(rows, request.GET, size=settings.PAGE_SIZE)
     return render(request, "partners/requests.html", {"page": page})
 
 

@@ -137,13 +137,7 @@ def inbox(request):
         unread=bool(filters.get("unread")),
         query=filters.get("q", ""),
     )
-    page = keyset_page(
-        rows,
-        older=request.GET.get("older"),
-        newer=request.GET.get("newer"),
-        size=settings.PAGE_SIZE,
-        ids_first=bool(tag_ids),
-    ).link(request.GET)
+    page = keyset_page(rows, query, size=settings.PAGE_SIZE, ids_first=bool(tag_ids))
     return render(
         request,
         htmx_target(request, "partners/inbox.html", "request-list"),

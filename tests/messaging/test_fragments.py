@@ -144,3 +144,21 @@ def test_made_up_parameters_make_no_new_cache_entry(client, setting, supplier, m
     for n in range(20):
         assert inbox(client, supplier, **{f"junk{n}": "x" * 50}).status_code == 200
     assert renders == []  # every one of them read the same cached rows
+
+
+def test_deleting_a_conversation_never_loads_its_messages(
+    setting, buyer_admin, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """The fragments listen to a few models only. A listener for every model would make Django load each
+    message of a cascade, bodies and all, to send it a signal (an organization's million, in memory)."""
+    first, _second = setting
+    for n in range(29):
+        reply(buyer_admin, first, f"m{n}")
+    before = fragments.generation()
+    with (
+        django_assert_max_num_queries(16) as captured,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        Conversation.objects.get(pk=first.pk).delete()
+    assert not any('"messaging_message"."body"' in query["sql"] for query in captured.captured_queries)
+    assert fragments.generation() != before  # and what showed the conversation is stale

@@ -4,6 +4,7 @@ import datetime
 import re
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
@@ -83,6 +84,6 @@ def test_the_cursor_round_trips_to_the_microsecond(many):
 def test_a_page_is_one_query(many, django_assert_num_queries):
     rows = Participant.objects.filter(organization=many)
     with django_assert_num_queries(1):
-        page = keyset_page(rows, size=50)
+        page = keyset_page(rows, QueryDict(), size=50)
     with django_assert_num_queries(1):
-        keyset_page(rows, older=page.older, size=50)
+        keyset_page(rows, QueryDict(f"older={page.older}"), size=50)

@@ -261,6 +261,20 @@ class TestPartnerInbox:
         client.force_login(merchant_admin)
         assert client.get(url("inbox", merchant)).status_code == 404
 
+    def test_pages_keep_every_tag_and_walk_each_row_once(
+        self, client, three, partner, partner_admin, settings
+    ):
+        aino, bertil, _carla = three
+        settings.PAGE_SIZE = 1
+        urgent, later = (Tag.objects.get(organization=partner, name=name).pk for name in ("Urgent", "Later"))
+        client.force_login(partner_admin)
+        first = client.get(url("inbox", partner), {"tag": [urgent, later]})
+        link = re.search(r'<a href="\?([^"]*)" rel="next">', text(first)).group(1).replace("&amp;", "&")
+        assert f"tag={urgent}" in link and f"tag={later}" in link and "older=" in link
+        second = client.get(url("inbox", partner) + "?" + link)
+        seen = [row.conversation_id for page in (first, second) for row in page.context["page"].object_list]
+        assert seen == [bertil.pk, aino.pk]
+
     @pytest.mark.parametrize("rows", [5, 50])
     def test_query_count_is_flat_and_small(
         self, client, partner, partner_admin, merchant, rows, settings, django_assert_num_queries
