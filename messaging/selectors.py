@@ -127,6 +127,7 @@ def open_conversation(
 
 
 PAGE_SIZE = 50
+MAX_ID = 2**63 - 1  # the largest bigint: a larger id in a URL names nothing
 
 
 def conversation_page(
@@ -156,15 +157,22 @@ def conversation_messages(*, conversation: Conversation, after_id: int = 0) -> Q
 
 def new_messages_check(*, organization: Organization, conversation_id: int, after_id: int) -> bool | None:
     """For the live view: None when the conversation is not the organization's, else whether it has messages
-    after after_id. One indexed query."""
-    newer = Message.objects.filter(conversation_id=conversation_id, id__gt=after_id)
-    row = (
-        Participant.objects.filter(conversation_id=conversation_id, organization=organization)
-        .annotate(has_new=Exists(newer))
-        .values_list("has_new", flat=True)
-        .first()
+    after after_id. One indexed query, written out because every open conversation polls it every few
+    seconds and the ORM's compiling would cost more than the query (bench: live-update check)."""
+    if not 0 < conversation_id <= MAX_ID:
+        return None
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {quote(Message._meta.db_table)} m"  # noqa: S608 - table names only
+        " WHERE m.conversation_id = %s AND m.id > %s)"
+        f" FROM {quote(Participant._meta.db_table)} p"
+        " WHERE p.conversation_id = %s AND p.organization_id = %s LIMIT 1"
     )
-    return row
+    with connection.cursor() as cursor:
+        after_id = min(max(after_id, 0), MAX_ID)
+        cursor.execute(sql, [conversation_id, after_id, conversation_id, organization.pk])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
 
 
 def document_conversations(

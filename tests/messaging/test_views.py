@@ -400,6 +400,17 @@ class TestLive:
         newest = Message.objects.latest("id").pk
         assert f"after={newest}" in html
 
+    def test_check_refuses_out_of_range_ids_without_an_error(
+        self, client, connected, supplier, supplier_admin, buyer_admin
+    ):
+        conversation = start_conversation(buyer_admin, supplier)
+        client.force_login(supplier_admin)
+        live = url("conversation_live", supplier, conversation_id=conversation.pk)
+        for after in ("99999999999999999999999", "-5", "x", "1e9", ""):
+            assert client.get(live, {"after": after}).status_code in (200, 204), after
+        huge = url("conversation_live", supplier, conversation_id=10**20)
+        assert client.get(huge, {"after": "0"}).status_code == 404
+
     def test_badge_answers_204_until_something_changes(
         self, client, connected, supplier, supplier_admin, buyer, buyer_admin, django_assert_num_queries
     ):
