@@ -9,13 +9,21 @@ from email.utils import make_msgid
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from messaging import services as messaging_services
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, Participant
 from notifications import services
 from notifications.models import InboundEmail, OutgoingEmail, ReplyToken
 from tenants.models import Membership, Organization
-from tests.factories import ConnectionFactory, MembershipFactory, UserFactory, start_conversation
+from tests.factories import (
+    ConnectionFactory,
+    MembershipFactory,
+    UserFactory,
+    message_emails_written,
+    start_conversation,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +35,7 @@ def talking(buyer, supplier, buyer_admin, supplier_admin):
 
 
 def notification(user) -> OutgoingEmail:
+    message_emails_written()
     return OutgoingEmail.objects.filter(to_email=user.email, kind="message").latest("id")
 
 
@@ -295,6 +304,82 @@ class TestRefused:
         assert services.inbound_email_receive(raw=raw).status == "posted"
         record = InboundEmail.objects.get()
         assert "\n" not in record.subject and "\r" not in record.subject
+
+    def test_an_encoded_subject_is_recorded_readable_and_a_utf8_name_does_not_hide_the_sender(
+        self, talking, supplier_admin
+    ):
+        raw = reply(supplier_admin, to=reply_to(supplier_admin))
+        raw = raw.replace(b"Subject: Re: Pallets", b"Subject: =?utf-8?q?Re=3A_Gr=C3=BC=C3=9Fe?=")
+        raw = raw.replace(b"From: ", "From: Jörg ".encode(), 1)
+        assert services.inbound_email_receive(raw=raw).status == "posted"
+        record = InboundEmail.objects.get()
+        assert (record.subject, record.from_email) == ("Re: Grüße", supplier_admin.email.lower())
+
+    def test_an_organization_that_left_the_conversation_can_no_longer_reply(
+        self, talking, supplier, supplier_admin
+    ):
+        address = reply_to(supplier_admin)
+        Participant.objects.filter(conversation=talking, organization=supplier).delete()
+        result = services.inbound_email_receive(raw=reply(supplier_admin, to=address))
+        assert (result.status, result.reason) == ("refused", "no_access")
+        assert not posted(talking)
+        assert ReplyToken.objects.get(user=supplier_admin).revoked_at is not None
+        notice = OutgoingEmail.objects.get(kind="reply_refused")
+        assert notice.to_email == supplier_admin.email and "no longer have access" in notice.body_text
+
+    def test_a_user_without_a_membership_can_no_longer_reply(self, talking, supplier_admin):
+        address = reply_to(supplier_admin)
+        # Gone without the signal that revokes the address (a bulk removal): still refused.
+        Membership.objects.filter(user=supplier_admin)._raw_delete(connection.alias)
+        result = services.inbound_email_receive(raw=reply(supplier_admin, to=address))
+        assert (result.status, result.reason) == ("refused", "no_access")
+        assert not posted(talking)
+        assert ReplyToken.objects.get(user=supplier_admin).revoked_at is not None
+
+    def test_the_same_email_arriving_twice_at_once_posts_once(self, talking, supplier_admin, monkeypatch):
+        raw = reply(supplier_admin, to=reply_to(supplier_admin))
+        post = messaging_services.message_post
+
+        def other_worker_records_it_first(**kwargs):
+            InboundEmail.objects.create(
+                raw_sha256=hashlib.sha256(raw).hexdigest(), status=InboundEmail.Status.POSTED
+            )
+            return post(**kwargs)
+
+        monkeypatch.setattr(messaging_services, "message_post", other_worker_records_it_first)
+        assert services.inbound_email_receive(raw=raw).status == "duplicate"
+        # This delivery's work rolled back (in one test transaction, the other's row with it).
+        assert not posted(talking)
+
+
+class TestCost:
+    @pytest.mark.parametrize("colleagues", [0, 4])
+    def test_its_own_statements_do_not_grow_with_the_reply_addresses_it_reaches(
+        self, talking, supplier, supplier_admin, colleagues, monkeypatch
+    ):
+        """The reply address, its user, their access and the duplicate check are one query, however many of
+        our addresses a reply-all reaches; the rest is message_post's."""
+        addresses = [reply_to(supplier_admin)]
+        for _ in range(colleagues):
+            colleague = UserFactory()
+            MembershipFactory(user=colleague, organization=supplier)
+            token = services.reply_tokens_issue(conversation=talking, members=[(colleague, supplier)])
+            addresses.append(services.reply_address(token[colleague.pk]))
+        raw = reply(supplier_admin, to=", ".join(addresses))
+        post, inside = messaging_services.message_post, []
+
+        def counted(**kwargs):
+            before = len(captured.captured_queries)
+            try:
+                return post(**kwargs)
+            finally:
+                inside.append(len(captured.captured_queries) - before)
+
+        monkeypatch.setattr(messaging_services, "message_post", counted)
+        with CaptureQueriesContext(connection) as captured:
+            assert services.inbound_email_receive(raw=raw).status == "posted"
+        # A savepoint, the one query, then the address's use, the record and the savepoint's release.
+        assert len(captured.captured_queries) - sum(inside) <= 5
 
 
 class TestWaysIn:
