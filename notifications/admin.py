@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tenants.admin import ReadOnlyAdmin
 
-from .models import InboundEmail, NotificationPreference, OutgoingEmail, ReplyToken
+from .models import InboundEmail, NotificationPreference, OutgoingEmail, PendingMessageEmails, ReplyToken
 
 
 @admin.register(OutgoingEmail)
@@ -45,3 +45,14 @@ class ReplyTokenAdmin(ReadOnlyAdmin):
     search_fields = ["user__email", "organization__name"]
     list_select_related = ["user", "organization", "conversation"]
     readonly_fields = [field.name for field in ReplyToken._meta.fields]
+
+
+@admin.register(PendingMessageEmails)
+class PendingMessageEmailsAdmin(ReadOnlyAdmin):
+    """Messages whose emails the worker has yet to write: empty within seconds when the worker keeps up; a
+    row over a minute old is queued again by the sweeper."""
+
+    list_display = ["message", "created_at"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["message", "created_at"]
+    list_select_related = ["message"]

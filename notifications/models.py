@@ -81,6 +81,25 @@ class OutgoingEmail(models.Model):
         return f"<outgoing-{self.pk}.{self.created_at:%Y%m%d}@{settings.EMAIL_DOMAIN}>"
 
 
+class PendingMessageEmails(models.Model):
+    """A message whose emails are still to be written. Inserted in the message's transaction (one small row,
+    so sending stays cheap) and deleted by the task that writes the emails to the outbox; one left for over a
+    minute was lost on its way to the worker, and the sweeper queues it again."""
+
+    message = models.OneToOneField(
+        "messaging.Message", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message awaiting its emails")
+        verbose_name_plural = _("messages awaiting their emails")
+        indexes = [models.Index(fields=["created_at"], name="pending_message_emails_age")]
+
+    def __str__(self) -> str:
+        return str(self.message_id)
+
+
 class ReplyToken(models.Model):
     """The address a user replies to by email for one conversation: reply+<token>@INBOUND_EMAIL_DOMAIN.
 

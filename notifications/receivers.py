@@ -13,7 +13,7 @@ from . import services
 
 @receiver(message_saved)
 def queue_message_emails(sender, message, **kwargs) -> None:
-    services.message_notifications_queue(message=message)
+    services.message_emails_pending(message=message)
 
 
 @receiver(connection_request_sent)

@@ -12,12 +12,23 @@ def send_outgoing_email(email_id: int) -> str:
 
 
 @shared_task
+def write_message_emails(message_id: int) -> int:
+    """Write a new message's emails to the outbox (each then sent by its own task). Safe to run twice: the
+    message's pending row is taken under a lock and deleted with the emails."""
+    return len(services.message_emails_write(message_id=message_id))
+
+
+@shared_task
 def sweep_outbox() -> int:
-    """Every minute (beat): queue again what a lost task left behind, and retries whose time has come."""
+    """Every minute (beat): queue again what a lost task left behind (messages whose emails are unwritten,
+    emails unsent), and retries whose time has come."""
+    message_ids = services.message_emails_sweep()
+    for message_id in message_ids:
+        write_message_emails.delay(message_id)
     ids = services.outbox_sweep()
     for email_id in ids:
         send_outgoing_email.delay(email_id)
-    return len(ids)
+    return len(message_ids) + len(ids)
 
 
 @shared_task

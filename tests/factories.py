@@ -11,6 +11,19 @@ from tenants.models import Membership, Organization, User
 PASSWORD = "correct horse battery staple"
 
 
+def message_emails_written() -> list:
+    """What the worker does once a message is committed: its emails written to the outbox (queued, not sent;
+    a test's own transaction never commits, so the task queued after commit never runs by itself)."""
+    from notifications import services
+    from notifications.models import PendingMessageEmails
+
+    written = []
+    pending = PendingMessageEmails.objects.order_by("message_id").values_list("message_id", flat=True)
+    for message_id in pending:
+        written += services.message_emails_write(message_id=message_id)
+    return written
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User

@@ -7,6 +7,9 @@ from .messages import (
     conversation_path,
     conversation_thread,
     language_of,
+    message_emails_pending,
+    message_emails_sweep,
+    message_emails_write,
     message_notifications_queue,
 )
 from .outbox import (
@@ -41,6 +44,9 @@ __all__ = [
     "emails_queue",
     "inbound_email_receive",
     "language_of",
+    "message_emails_pending",
+    "message_emails_sweep",
+    "message_emails_write",
     "message_notifications_queue",
     "outbox_sweep",
     "outgoing_email_send",

@@ -1,14 +1,18 @@
 """Emails about messages: at once when one arrives, and the hourly digest."""
 
+import datetime
+
 from django.conf import settings
+from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
+from django.utils import timezone
 
 from messaging.models import Message, Participant
 from partners.models import ServiceRequest
 from tenants.models import Membership, Organization, User
 
-from ..models import NotificationPreference, OutgoingEmail
+from ..models import NotificationPreference, OutgoingEmail, PendingMessageEmails
 from .outbox import absolute, email_render, emails_queue
 from .tokens import reply_address, reply_tokens_issue
 
@@ -34,6 +38,44 @@ def conversation_path(organization: Organization, conversation_id: int) -> str:
     )
 
 
+def message_emails_pending(*, message: Message) -> None:
+    """In the message's transaction: one row saying its emails are to be written, and after commit the task
+    that writes them. Who gets an email, their reply addresses and the rendering in each language are the
+    worker's work (message_emails_write), not the sender's request; the row makes sure none is lost."""
+    PendingMessageEmails.objects.create(message_id=message.pk)
+    from ..tasks import write_message_emails
+
+    message_id = message.pk
+    transaction.on_commit(lambda: write_message_emails.delay(message_id))
+
+
+@transaction.atomic
+def message_emails_write(*, message_id: int) -> list[OutgoingEmail]:
+    """The emails of a message whose row is pending, written to the outbox once: the row is taken under a
+    lock (a second worker skips it) and deleted with the emails' INSERT. Nothing when it is gone already."""
+    pending = (
+        PendingMessageEmails.objects.select_for_update(skip_locked=True).filter(message_id=message_id).first()
+    )
+    if pending is None:
+        return []
+    message = (
+        Message.objects.select_related("conversation", "author", "author_organization")
+        .filter(pk=message_id)
+        .first()
+    )
+    emails = message_notifications_queue(message=message) if message is not None else []
+    pending.delete()
+    return emails
+
+
+def message_emails_sweep(*, now: datetime.datetime | None = None) -> list[int]:
+    """Messages whose emails a lost task left unwritten (a worker killed, the broker down or restarted
+    empty): pending for over a minute. Returns their ids, to be queued again."""
+    since = (now or timezone.now()) - datetime.timedelta(minutes=1)
+    pending = PendingMessageEmails.objects.filter(created_at__lt=since).order_by("created_at")
+    return list(pending.values_list("message_id", flat=True)[:1000])
+
+
 def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
     """Emails for a new message: every user of the other organization whose preference is "immediately"
     (the default), once per message and user, never the author. A merchant's first contact always reaches
@@ -41,7 +83,7 @@ def message_notifications_queue(*, message: Message) -> list[OutgoingEmail]:
     address for the conversation. The same few queries for any number of recipients: who they are, the files,
     their reply tokens, the store (partner conversations), taken keys, one INSERT."""
     conversation = message.conversation
-    first_message = conversation.message_count == 0
+    first_message = not Message.objects.filter(conversation=conversation, pk__lt=message.pk).exists()
     preference = NotificationPreference.objects.filter(
         user=OuterRef("user_id"), organization=OuterRef("organization_id")
     ).values("messages")[:1]

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from messaging import services as messaging_services
 from notifications import services
-from notifications.models import NotificationPreference, OutgoingEmail
+from notifications.models import NotificationPreference, OutgoingEmail, PendingMessageEmails
 from tenants.models import Membership
 from tests.factories import (
     ConnectionFactory,
@@ -16,6 +16,7 @@ from tests.factories import (
     MerchantFactory,
     UserFactory,
     contact_partner,
+    message_emails_written,
     reachable_partner,
     start_conversation,
 )
@@ -31,7 +32,11 @@ def smtp(smtp_server):
 @pytest.fixture
 def talking(buyer, supplier, buyer_admin, supplier_admin):
     ConnectionFactory(supplier=supplier, customer=buyer)
-    return start_conversation(buyer_admin, supplier, subject="Pallets", body="Can you ship <b>Monday</b>?")
+    conversation = start_conversation(
+        buyer_admin, supplier, subject="Pallets", body="Can you ship <b>Monday</b>?"
+    )
+    message_emails_written()
+    return conversation
 
 
 def member(organization, *, language="", role=Membership.Role.MEMBER, email=None):
@@ -68,6 +73,7 @@ class TestQueueing:
             conversation=talking,
             body="Noch eine Frage",
         )
+        message_emails_written()
         row = OutgoingEmail.objects.get(to_email=german.email)
         assert row.language == "de"
         assert row.subject.startswith("Neue Nachricht von")
@@ -83,6 +89,7 @@ class TestQueueing:
         messaging_services.message_post(
             actor=buyer_admin, membership=buyer_admin.memberships.get(), conversation=talking, body="More"
         )
+        message_emails_written()
         assert OutgoingEmail.objects.count() == before + 1
         assert OutgoingEmail.objects.latest("id").to_email == supplier_admin.email
 
@@ -94,6 +101,7 @@ class TestQueueing:
         )
         merchant_user = member(MerchantFactory())
         request = contact_partner(merchant_user, partner)
+        message_emails_written()
         row = OutgoingEmail.objects.get(to_email=partner_user.email)
         assert "New request from" in row.subject
         assert f"/requests/{request.pk}/" in row.body_text
@@ -104,6 +112,7 @@ class TestQueueing:
             conversation=request.conversation,
             body="Any news?",
         )
+        message_emails_written()
         assert OutgoingEmail.objects.filter(to_email=partner_user.email).count() == 1
 
     @pytest.mark.parametrize("colleagues", [1, 10])
@@ -113,13 +122,18 @@ class TestQueueing:
         for _ in range(colleagues):
             member(supplier)
         membership = buyer_admin.memberships.get()
-        # Savepoints, conversation lock, parties, connection, message (with its search vector on PostgreSQL),
-        # counters, the author's read state (one UPDATE); for the emails: files, recipients, reply tokens
-        # (read, one INSERT of the new), taken keys, one INSERT. The same number for 2 and 11 recipients.
-        with django_assert_num_queries(21):
-            messaging_services.message_post(
+        # The sender's request: savepoints, conversation lock, parties, connection, message (with its search
+        # vector on PostgreSQL), counters, the author's read state (one UPDATE), and one row saying the
+        # message's emails are to be written. Nothing grows with the recipients.
+        with django_assert_num_queries(14):
+            message = messaging_services.message_post(
                 actor=buyer_admin, membership=membership, conversation=talking, body="For everyone"
             )
+        # The worker's, in its transaction: the pending row (locked), the message, earlier messages, files,
+        # recipients, reply tokens (read, one INSERT of the new), taken keys, one INSERT in a savepoint, the
+        # pending row deleted.
+        with django_assert_num_queries(14):
+            services.message_emails_write(message_id=message.pk)
         assert OutgoingEmail.objects.filter(subject__contains="Pallets").count() == 1 + (colleagues + 1)
 
     def test_the_email_says_how_many_files_came_with_the_message(self, talking, buyer_admin, supplier_admin):
@@ -135,6 +149,7 @@ class TestQueueing:
             body="Drawings",
             uploads=uploads,
         )
+        message_emails_written()
         row = OutgoingEmail.objects.filter(to_email=supplier_admin.email).latest("id")
         assert "2 files attached." in row.body_text and "2 files attached." in row.body_html
 
@@ -199,6 +214,64 @@ class TestSending:
         OutgoingEmail.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
         assert services.outgoing_email_send(email_id=row.pk) == "failed"
         assert OutgoingEmail.objects.get(pk=row.pk).attempts == 2
+
+
+class TestMessageEmailsAfterCommit:
+    """The sender's request writes one pending row; the worker writes the emails after commit."""
+
+    def post(self, talking, buyer_admin, body="Next week?"):
+        return messaging_services.message_post(
+            actor=buyer_admin, membership=buyer_admin.memberships.get(), conversation=talking, body=body
+        )
+
+    def test_the_request_writes_no_email_only_a_pending_row(self, talking, buyer_admin):
+        before = OutgoingEmail.objects.count()
+        message = self.post(talking, buyer_admin)
+        assert OutgoingEmail.objects.count() == before
+        assert list(PendingMessageEmails.objects.values_list("message_id", flat=True)) == [message.pk]
+
+    def test_after_commit_the_task_writes_and_sends_them(
+        self, talking, buyer_admin, supplier_admin, mailoutbox, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            message = self.post(talking, buyer_admin, body="Shipped today")
+        row = OutgoingEmail.objects.get(key=f"message:{message.pk}:user:{supplier_admin.pk}")
+        assert row.status == OutgoingEmail.Status.SENT
+        assert [m.to for m in mailoutbox if "Shipped today" in m.body] == [[supplier_admin.email]]
+        assert not PendingMessageEmails.objects.exists()
+
+    def test_writing_twice_writes_once(self, talking, buyer_admin):
+        message = self.post(talking, buyer_admin)
+        first = services.message_emails_write(message_id=message.pk)
+        assert len(first) == 1
+        assert services.message_emails_write(message_id=message.pk) == []
+        assert OutgoingEmail.objects.filter(key__startswith=f"message:{message.pk}:").count() == 1
+
+    def test_a_rolled_back_message_leaves_nothing_pending(self, talking, buyer_admin):
+        with pytest.raises(messaging_services.MessagingRefused):
+            self.post(talking, buyer_admin, body="   ")
+        assert not PendingMessageEmails.objects.exists()
+
+    def test_the_sweeper_queues_again_what_a_lost_task_left(
+        self, talking, buyer_admin, supplier_admin, mailoutbox
+    ):
+        from notifications.tasks import sweep_outbox
+
+        message = self.post(talking, buyer_admin, body="Lost on the way")
+        now = timezone.now()
+        assert services.message_emails_sweep(now=now) == []  # just posted: its task is on its way
+        assert services.message_emails_sweep(now=now + datetime.timedelta(minutes=2)) == [message.pk]
+        PendingMessageEmails.objects.update(created_at=now - datetime.timedelta(minutes=2))
+        sweep_outbox.apply()
+        assert OutgoingEmail.objects.filter(key=f"message:{message.pk}:user:{supplier_admin.pk}").exists()
+        assert not PendingMessageEmails.objects.exists()
+
+    def test_a_message_deleted_before_its_emails_leaves_nothing_behind(self, talking, buyer_admin):
+        message = self.post(talking, buyer_admin)
+        pending = PendingMessageEmails.objects.get()
+        message.delete()
+        assert not PendingMessageEmails.objects.filter(pk=pending.pk).exists()
+        assert services.message_emails_write(message_id=message.pk) == []
 
 
 class TestSweeper:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from config import celery_app
 from messaging import services as messaging_services
-from notifications.models import OutgoingEmail
+from notifications.models import OutgoingEmail, PendingMessageEmails
 from notifications.tasks import send_outgoing_email, sweep_outbox
 from tenants.models import Membership
 from tests.factories import ConnectionFactory, MembershipFactory, start_conversation
@@ -122,7 +122,9 @@ class TestInProcessWorker:
             post(conversation, buyer_admin, body)
         post(conversation, supplier.memberships.first().user, "Three, Monday.")  # to both buyer users
         expected = 4 * SUPPLIER_USERS + 2
-        assert OutgoingEmail.objects.count() == expected
+        # The worker writes each message's emails after its commit, then sends them.
+        wait_for(lambda: OutgoingEmail.objects.count() == expected, timeout=30, what=f"{expected} emails")
+        assert not PendingMessageEmails.objects.exists()
 
         wait_for(all_sent, timeout=30, what=f"{expected} emails sent")
         rows = list(OutgoingEmail.objects.all())
@@ -139,8 +141,14 @@ class TestInProcessWorker:
         for row in rows:
             send_outgoing_email.delay(row.pk)
         last = post(conversation, buyer_admin, "See you then")  # queued after them: the solo worker is FIFO
-        wait_for(all_sent, timeout=30, what="the last message's emails sent")
-        assert OutgoingEmail.objects.filter(key__startswith=f"message:{last.pk}:").count() == SUPPLIER_USERS
+        wait_for(
+            lambda: (
+                OutgoingEmail.objects.filter(key__startswith=f"message:{last.pk}:").count() == SUPPLIER_USERS
+                and all_sent()
+            ),
+            timeout=30,
+            what="the last message's emails written and sent",
+        )
         received = collections.Counter(smtp_server.recorder.message_ids())
         assert set(received.values()) == {1}
         assert len(received) == expected + SUPPLIER_USERS
@@ -251,7 +259,9 @@ class TestWorkerKilledWhileSending:
         conversation = talking()
         post(conversation, buyer_admin, "Or three?")
         expected = 2 * SUPPLIER_USERS
-        assert OutgoingEmail.objects.count() == expected
+        wait_for(
+            lambda: OutgoingEmail.objects.count() == expected, timeout=30, what="the emails written", log=log
+        )
 
         wait_for(
             lambda: recorder.holding, timeout=30, what=f"the worker waiting for the {point} answer", log=log
