@@ -17,7 +17,13 @@ from messaging.models import Conversation, Message, Participant
 from notifications import services
 from notifications.models import InboundEmail, OutgoingEmail, ReplyToken
 from tenants.models import Membership, Organization
-from tests.factories import ConnectionFactory, MembershipFactory, UserFactory, start_conversation
+from tests.factories import (
+    ConnectionFactory,
+    MembershipFactory,
+    UserFactory,
+    message_emails_written,
+    start_conversation,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +35,7 @@ def talking(buyer, supplier, buyer_admin, supplier_admin):
 
 
 def notification(user) -> OutgoingEmail:
+    message_emails_written()
     return OutgoingEmail.objects.filter(to_email=user.email, kind="message").latest("id")
 
 
