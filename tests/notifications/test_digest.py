@@ -250,6 +250,27 @@ class TestContent:
         assert 'lang="de"' in row.body_html
         assert row.to_email == german.email
 
+    def test_colleagues_share_nothing_they_should_not(self, clock, connected, supplier, buyer_admin):
+        """A conversation's part is rendered once for colleagues who see the same, never across a language or
+        what one of them has read."""
+        english, german, reader = member(supplier), member(supplier, language="de"), member(supplier)
+        pallets = start_conversation(buyer_admin, supplier, subject="Pallets", body="Ship Monday?")
+        invoices = start_conversation(buyer_admin, supplier, subject="Invoices", body="Invoice 17")
+        clock.shift(datetime.timedelta(minutes=5))
+        read(reader, invoices)
+
+        services.digests_send(hour=HOUR)
+
+        rows = {row.user_id: row for row in digests()}
+        for user in (english, german):
+            assert "Ship Monday?" in rows[user.pk].body_text and "Invoice 17" in rows[user.pk].body_html
+        assert "Open the conversation" in rows[english.pk].body_text
+        assert "Unterhaltung öffnen" in rows[german.pk].body_text
+        assert "Open the conversation" not in rows[german.pk].body_html
+        assert "Ship Monday?" in rows[reader.pk].body_text and "Invoice 17" not in rows[reader.pk].body_text
+        assert f"/messages/{invoices.pk}/" not in rows[reader.pk].body_html
+        assert f"/messages/{pallets.pk}/" in rows[reader.pk].body_html
+
     def test_user_text_is_escaped_in_html(self, clock, connected, supplier, buyer_admin):
         member(supplier)
         start_conversation(
