@@ -1,6 +1,6 @@
 """Reads for partners and merchants, always for one organization."""
 
-from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
 
 from messaging.models import Message, Participant
@@ -145,13 +145,6 @@ def store_role(*, store: Store | None, user: User | None) -> str:
 # Inboxes ----------------------------------------------------------------------------------------------------
 
 
-def _tags_prefetch() -> Prefetch:
-    return Prefetch(
-        "conversation__service_request__tag_links",
-        queryset=ConversationTag.objects.select_related("tag").order_by("tag__name", "tag_id"),
-    )
-
-
 def request_inbox(
     *,
     organization: Organization,
@@ -159,26 +152,23 @@ def request_inbox(
     tag_ids: list[int] | tuple = (),
     unread: bool = False,
     query: str = "",
-    with_tags: bool = True,
 ) -> QuerySet[Participant]:
-    """The partner's (or merchant's) service requests, newest activity first, with the request, its tags and
-    the user's unread count: two queries for any number of rows.
+    """The partner's (or merchant's) service requests, newest activity first, with the request, the other
+    side's organization and the user's unread count: one query for any number of rows (the partner's tags:
+    tag_names_attach, once the page is chosen).
 
     Tags: conversations with any of the tags given (tags of other organizations match nothing). Search: the
     contact's name, the store's name or URL, ignoring case.
     """
+    # The own side is `organization` itself: only the other side's name is read.
+    counterpart = "merchant" if organization.kind == Organization.Kind.PARTNER else "partner"
     rows = (
-        Participant.objects.filter(organization=organization, conversation__service_request__isnull=False)
+        Participant.objects.filter(organization=organization)
         .select_related(
-            "conversation",
-            "conversation__service_request",
-            "conversation__service_request__partner",
-            "conversation__service_request__merchant",
+            "conversation", "conversation__service_request", f"conversation__service_request__{counterpart}"
         )
         .annotate(unread=unread_for(user))
     )
-    if with_tags:  # tags are the partner's; a merchant's inbox does not show them
-        rows = rows.prefetch_related(_tags_prefetch())
     if tag_ids:
         # The organization's own tags first (one small query), so that PostgreSQL estimates how many
         # conversations carry them from its statistics, and walks the inbox index newest first instead of
@@ -186,8 +176,11 @@ def request_inbox(
         own = list(
             Tag.objects.filter(organization=organization, pk__in=list(tag_ids)).values_list("pk", flat=True)
         )
+        # A tagged conversation is a request: no join through conversations to the requests to know it.
         tagged = ConversationTag.objects.filter(tag_id__in=own).values("request_id")
         rows = rows.filter(conversation_id__in=tagged)
+    else:
+        rows = rows.filter(conversation__service_request__isnull=False)
     if unread:
         rows = rows.filter(unread__gt=0)
     query = " ".join(query.split())[:100].lower()
@@ -196,9 +189,31 @@ def request_inbox(
     return rows.order_by("-last_message_at", "-id")
 
 
-def tag_list(*, organization: Organization) -> QuerySet[Tag]:
-    """The organization's tags by name, each with the number of conversations it is on."""
-    return Tag.objects.filter(organization=organization).annotate(uses=Count("links")).order_by("name", "id")
+def tag_names_attach(rows: list[Participant]) -> list[Participant]:
+    """Each row of request_inbox gets `tag_names`: its request's tags' names, by name. One query for any
+    number of rows, and no model instances (a link and a tag built for each name cost more than the query).
+    """
+    names: dict[int, list[str]] = {row.conversation_id: [] for row in rows}
+    if names:
+        links = (
+            ConversationTag.objects.filter(request_id__in=list(names))
+            .order_by("tag__name", "tag_id")
+            .values_list("request_id", "tag__name")
+        )
+        for request_id, name in links:
+            names[request_id].append(name)
+    for row in rows:
+        row.tag_names = names[row.conversation_id]
+    return rows
+
+
+def tag_list(*, organization: Organization, with_uses: bool = True) -> QuerySet[Tag]:
+    """The organization's tags by name, each with the number of conversations it is on (`uses`) unless
+    with_uses is False (the inbox's filter: counting every link of a busy partner costs milliseconds)."""
+    tags = Tag.objects.filter(organization=organization)
+    if with_uses:
+        tags = tags.annotate(uses=Count("links"))
+    return tags.order_by("name", "id")
 
 
 def access_tag(*, organization: Organization, id: int) -> Tag:

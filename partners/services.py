@@ -18,6 +18,7 @@ from tenants.models import Membership, Organization, User
 from tenants.policy import Decision
 
 from . import policy, selectors
+from .fragments import inbox_expire
 from .models import (
     MAX_PRICE,
     MAX_TAG_LENGTH,
@@ -228,13 +229,14 @@ def store_save(
     else:
         store.name, store.url, store.owner = name[:120], url, owner
         Store.objects.filter(pk=store.pk).update(name=store.name, url=url, owner=owner)
-        requests = list(ServiceRequest.objects.filter(store=store).only("pk", "contact_name"))
+        requests = list(ServiceRequest.objects.filter(store=store).only("pk", "partner_id", "contact_name"))
         for request in requests:  # search_text is lower-cased in Python: SQLite's lower() is ASCII only
             request.store_name, request.store_url = store.name, url
             request.search_text = _search_text(request.contact_name, store.name, url)
         ServiceRequest.objects.bulk_update(
             requests, ["store_name", "store_url", "search_text"], batch_size=500
         )
+        inbox_expire(*{request.partner_id for request in requests})
     store.staff.set(staff)
     return store
 
@@ -303,6 +305,7 @@ def _open_request(
     if existing is not None:  # the same form, posted twice
         return existing
     contact_name = actor.display_name
+    inbox_expire(partner.pk)
     return ServiceRequest.objects.create(
         conversation=conversation,
         partner=partner,
@@ -456,6 +459,7 @@ def _record(request: ServiceRequest, kind: str, actor: User, organization: Organ
 def _touch(request: ServiceRequest, stage: str | None = None) -> None:
     """A record is news: the conversation moves up both inboxes, and the stage shown there follows."""
     now = timezone.now()
+    inbox_expire(request.partner_id)
     Conversation.objects.filter(pk=request.pk).update(last_message_at=now)
     Participant.objects.filter(conversation_id=request.pk).update(last_message_at=now)
     if stage:
@@ -674,6 +678,7 @@ def merchant_block(*, actor: User, membership: Membership, request: ServiceReque
     )
     Conversation.objects.filter(pk__in=ids).update(status=Conversation.Status.CLOSED)
     fragments_expire()  # an update() sends no post_save
+    inbox_expire(partner.pk)
     ServiceRequest.objects.filter(pk__in=ids).update(stage=ServiceRequest.Stage.CLOSED)
     TimelineRecord.objects.bulk_create(
         [
@@ -736,6 +741,7 @@ def tag_rename(*, actor: User, membership: Membership, tag: Tag, name: str) -> T
         raise PartnersRefused(_("A tag named “%(name)s” already exists.") % {"name": name})
     tag = Tag.objects.select_for_update().get(pk=tag.pk, organization=membership.organization)
     tag.name = name
+    inbox_expire(tag.organization_id)
     return _save_tag(tag)
 
 
@@ -743,6 +749,7 @@ def tag_rename(*, actor: User, membership: Membership, tag: Tag, name: str) -> T
 def tag_delete(*, actor: User, membership: Membership, tag: Tag) -> None:
     """The tag goes, and with it from every conversation."""
     _only_partner(membership)
+    inbox_expire(membership.organization.pk)
     Tag.objects.filter(pk=tag.pk, organization=membership.organization).delete()
 
 
@@ -774,12 +781,14 @@ def tags_add(
     ConversationTag.objects.bulk_create(
         [ConversationTag(request=request, tag=tag) for tag in new.values()], ignore_conflicts=True
     )
+    inbox_expire(organization.pk)
     return tags
 
 
 @transaction.atomic
 def tag_remove(*, actor: User, membership: Membership, request: ServiceRequest, tag: Tag) -> None:
     _only_partner(membership)
+    inbox_expire(membership.organization.pk)
     ConversationTag.objects.filter(
         request=request, tag=tag, tag__organization=membership.organization
     ).delete()

@@ -119,7 +119,7 @@ def match_detail(request, match_id: int):
 def requests(request):
     """The merchant's conversations with partners, newest first."""
     only(request, "merchant")
-    rows = selectors.request_inbox(organization=request.organization, user=request.user, with_tags=False)
+    rows = selectors.request_inbox(organization=request.organization, user=request.user)
     page = keyset_page(rows, request.GET, size=settings.PAGE_SIZE)
     return render(request, "partners/requests.html", {"page": page})
 

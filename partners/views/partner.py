@@ -2,15 +2,21 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from messaging.paging import keyset_page
+from messaging.fragments import cached, fragment_key
+from messaging.paging import cursor_parse, keyset_page
+from messaging.selectors import live_version
 from tenants.decorators import organization_required
 
 from .. import policy, selectors, services
 from ..forms import ProfileForm, RequestFilterForm, ServiceForm, TagForm, integer_ids
+from ..fragments import inbox_generation
 from .common import allowed, htmx_target, only
 
 
@@ -122,32 +128,56 @@ def service_delete(request, service_id: int):
 def inbox(request):
     """Filter by tags (any of them) and unread, search by contact, store name or URL; all in the URL."""
     only(request, "partner")
-    tags = list(selectors.tag_list(organization=request.organization))
+    organization = request.organization
+    tags = list(selectors.tag_list(organization=organization, with_uses=False))
     # A tag deleted since the URL was bookmarked is dropped, not a reason to ignore the other filters.
     known = {tag.pk for tag in tags}
     query = request.GET.copy()
     query.setlist("tag", [str(pk) for pk in integer_ids(query.getlist("tag")) if pk in known])
     form = RequestFilterForm(query, tags=tags)
     filters = form.cleaned_data if form.is_valid() else {}
-    tag_ids = filters.get("tag") or []
-    rows = selectors.request_inbox(
-        organization=request.organization,
-        user=request.user,
-        tag_ids=tag_ids,
-        unread=bool(filters.get("unread")),
-        query=filters.get("q", ""),
+    tag_ids = sorted(set(filters.get("tag") or []))
+    search = " ".join(filters.get("q", "").split())
+    # What the rows depend on, and all the page's links keep: the valid filters and cursor, nothing else
+    # (so no made-up parameter, order of tags or spacing of a search makes a new cache entry).
+    params = QueryDict(mutable=True)
+    params.setlist("tag", [str(pk) for pk in tag_ids])
+    if filters.get("unread"):
+        params["unread"] = "on"
+    if search:
+        params["q"] = search
+    for name in ("older", "newer"):
+        if cursor_parse(request.GET.get(name)):
+            params[name] = request.GET[name]
+
+    def request_list() -> str:
+        rows = selectors.request_inbox(
+            organization=organization,
+            user=request.user,
+            tag_ids=tag_ids,
+            unread=bool(filters.get("unread")),
+            query=search,
+        )
+        page = keyset_page(rows, params, size=settings.PAGE_SIZE, ids_first=bool(tag_ids))
+        selectors.tag_names_attach(page.object_list)
+        context = {"page": page, "filtered": bool(tag_ids or filters.get("unread") or search)}
+        return render_to_string("partners/inbox.html#request-list", context, request)
+
+    # A new message, a read or a request moving up changes the live version; a tag, a stage, a block or a
+    # store's name this partner's inbox generation (partners.fragments); names the fragments' generation.
+    key = fragment_key(
+        "partner-inbox",
+        organization.pk,
+        organization.slug,
+        request.user.pk,
+        live_version(organization=organization, user=request.user),
+        inbox_generation(organization.pk),
+        params.urlencode(),
     )
-    page = keyset_page(rows, query, size=settings.PAGE_SIZE, ids_first=bool(tag_ids))
-    return render(
-        request,
-        htmx_target(request, "partners/inbox.html", "request-list"),
-        {
-            "form": form,
-            "tags": tags,
-            "page": page,
-            "filtered": bool(tag_ids or filters.get("unread") or filters.get("q")),
-        },
-    )
+    html = mark_safe(cached(key, request_list))  # noqa: S308 - rendered by our template, escaped there
+    if request.htmx and request.htmx.target == "request-list":
+        return HttpResponse(html)
+    return render(request, "partners/inbox.html", {"form": form, "tags": tags, "request_list": html})
 
 
 # Manage tags ------------------------------------------------------------------------------------------------

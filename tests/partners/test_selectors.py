@@ -258,6 +258,7 @@ class TestRequestInbox:
             add_tags(partner_admin, contact_partner(user, partner, store=store), urgent, later)
         with django_assert_num_queries(2):
             rows = list(selectors.request_inbox(organization=partner, user=partner_admin))
+            selectors.tag_names_attach(rows)
             shown = [
                 (
                     row.unread,
@@ -265,8 +266,8 @@ class TestRequestInbox:
                     row.conversation.service_request.contact_name,
                     row.conversation.service_request.store_url,
                     row.conversation.service_request.merchant.name,
-                    row.conversation.service_request.get_stage_display(),
-                    [link.tag.name for link in row.conversation.service_request.tag_links.all()],
+                    row.conversation.service_request.stage_label,
+                    row.tag_names,
                 )
                 for row in rows
             ]
