@@ -195,6 +195,31 @@ def ingest_run(marker: dict, count: int) -> dict:
     }
 
 
+def message_emails_run() -> dict:
+    """The worker's half of every message posted: writing its emails to the outbox (recipients, reply
+    addresses, rendering in each language), for the messages whose emails are pending (those ingest_run
+    posted). Not sent: sending is one task per row."""
+    from notifications.models import PendingMessageEmails
+    from notifications.services import message_emails_write
+
+    pending = list(PendingMessageEmails.objects.order_by("message_id").values_list("message_id", flat=True))
+    emails = 0
+    with outbox_only(), counting() as statements:
+        began = time.perf_counter()
+        for message_id in pending:
+            emails += len(message_emails_write(message_id=message_id))
+        seconds = time.perf_counter() - began
+    total = sum(statements.values())
+    return {
+        "messages": len(pending),
+        "emails": emails,
+        "seconds": round(seconds, 2),
+        "emails_per_second": round(emails / seconds, 1) if seconds else None,
+        "messages_per_second": round(len(pending) / seconds, 1) if seconds else None,
+        "queries_per_message": round(total / len(pending), 1) if pending else None,
+    }
+
+
 def term_counts(marker: dict) -> dict[str, int]:
     """How many messages hold each search term, over the whole database (for the report)."""
     from django.db import connection

@@ -69,6 +69,8 @@ class ScenarioUser(FastHttpUser):
         self.headers = {"X-Forwarded-Proto": "https"}
         if self.session:
             self.headers["Cookie"] = self.session["cookie"]
+        if CONFIG.get("cold"):
+            self.headers["X-Bench-Cold"] = "1"
 
     @task
     def request(self) -> None:

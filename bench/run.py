@@ -46,6 +46,7 @@ class Scenario:
     form: str = ""  # "message": a reply form with a fresh client token each time
     sessions: str = "busy"  # whose signed-in sessions: "busy", "partner" or "" (none)
     bare: bool = False  # served by the bare baseline app
+    cold: bool = False  # every cached fragment expired before each request (bench/middleware.py)
     results: dict = field(default_factory=dict)
 
 
@@ -91,6 +92,27 @@ def scenarios_for(marker: dict) -> list[Scenario]:
             "Partner inbox filtered by a tag",
             [f"/o/{partner}/services/messages/?tag={marker['partner']['tag_id']}"],
             sessions="partner",
+        ),
+        # The same pages built from the database every time: what the first view after a change costs.
+        Scenario("inbox_cold", "Inbox, 50 rows, never cached", [inbox], cold=True),
+        Scenario(
+            "conversation_cold",
+            "Conversation page, 50 messages, never cached",
+            [f"{inbox}{pk}/" for pk, _last in marker["page_conversations"]],
+            cold=True,
+        ),
+        Scenario(
+            "search_common_cold",
+            f"Inbox search, common term ({terms['common']}), never cached",
+            [f"{inbox}?q={terms['common']}"],
+            cold=True,
+        ),
+        Scenario(
+            "partner_tag_cold",
+            "Partner inbox filtered by a tag, never cached",
+            [f"/o/{partner}/services/messages/?tag={marker['partner']['tag_id']}"],
+            sessions="partner",
+            cold=True,
         ),
     ]
 
@@ -230,6 +252,7 @@ class Bench:
             "method": scenario.method,
             "expect": scenario.expect,
             "form": scenario.form,
+            "cold": scenario.cold,
             "sessions": sessions,
             "rate": rate,
             "output": str(output),
@@ -445,6 +468,9 @@ def main() -> None:
         print(f"  {bench.ingest} replies by email...", end="", flush=True)
         in_process["ingest"] = inprocess.ingest_run(marker, bench.ingest)
         print(f" {in_process['ingest']['per_second']} per second")
+        print("  their emails, written as the worker writes them...", end="", flush=True)
+        in_process["message_emails"] = inprocess.message_emails_run()
+        print(f" {in_process['message_emails']['emails_per_second']} emails per second")
         restore(marker)
     results = {
         "size": size.name,
