@@ -18,12 +18,17 @@ def supplier_and_buyer(a: Organization, b: Organization) -> tuple[Organization, 
 
 
 def can_send(
-    *, organization: Organization, counterpart: Organization, conversation: Conversation | None = None
+    *,
+    organization: Organization,
+    counterpart: Organization,
+    conversation: Conversation | None = None,
+    connected: bool | None = None,
 ) -> Decision:
     """Whether `organization` may send to `counterpart` (in `conversation`, when replying).
 
     Between a supplier and a buyer (SAP Business Network): the supplier must be Enterprise, the buyer must
-    have messaging on, and the two must be connected. Any conversation must be open.
+    have messaging on, and the two must be connected. Any conversation must be open. `connected` is whether
+    the two are, when the caller read it already (selectors.open_conversation does); None reads it here.
     """
     if conversation is not None and not conversation.is_open:
         return Decision(False, _("This conversation is closed. No new messages can be sent in it."))
@@ -53,7 +58,9 @@ def can_send(
                 _("%(name)s has turned messaging off. Contact them using their contact information.")
                 % {"name": buyer.name},
             )
-        if not are_connected(supplier=supplier, customer=buyer):
+        if connected is None:
+            connected = are_connected(supplier=supplier, customer=buyer)
+        if not connected:
             return Decision(
                 False,
                 _("You are not connected with %(name)s yet. Connect first, then send messages.")

@@ -2,10 +2,11 @@
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from connections.models import Connection
 from documents.models import Document
 from tenants.models import Organization, User
 
@@ -110,19 +111,33 @@ def open_conversation(
     *, organization: Organization, user: User, id: int
 ) -> tuple[Conversation, Organization, int | None]:
     """The conversation page's one read: the conversation, the counterpart organization and the user's unread
-    count there (None when the user never opened it). Http404 whether it does not exist or is not theirs."""
+    count there (None when the user never opened it). Http404 whether it does not exist or is not theirs.
+
+    The counterpart's `connected` says whether a supplier and a buyer are connected (what can_send would
+    ask next), read in the same query; it is False for other kinds of pairs, where nothing asks it."""
     state = ReadState.objects.filter(user=user, conversation=OuterRef("conversation_id")).values(
         "unread_count"
     )[:1]
+    # The orientation are_connected asks for: the supplier's connection to its customer.
+    connected = Value(False)
+    if organization.is_supplier:
+        connected = Exists(
+            Connection.objects.filter(supplier=organization, customer=OuterRef("organization_id"))
+        )
+    elif organization.is_buyer:
+        connected = Exists(
+            Connection.objects.filter(supplier=OuterRef("organization_id"), customer=organization)
+        )
     rows = list(
         Participant.objects.filter(conversation_id=id)
         .select_related("organization", "conversation", "conversation__document")
-        .annotate(my_unread=Subquery(state, output_field=IntegerField()))
+        .annotate(my_unread=Subquery(state, output_field=IntegerField()), connected=connected)
     )
     own = next((row for row in rows if row.organization_id == organization.pk), None)
     other = next((row for row in rows if row.organization_id != organization.pk), None)
     if own is None or other is None:
         raise Http404
+    other.organization.connected = other.connected
     return own.conversation, other.organization, own.my_unread
 
 

@@ -1,8 +1,18 @@
+import functools
+import hashlib
+import uuid
+from pathlib import Path
+
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -28,6 +38,73 @@ def _messaging_org(request) -> None:
 
 def _no_content() -> HttpResponse:
     return HttpResponse(status=204)
+
+
+# The busiest pages (inbox, conversation) are kept whole in the cache, under keys that name every fact they
+# show. What differs per response (the CSRF token, the language form's return path, the composer's one-time
+# key) is rendered as a marker and written in on the way out, so no stored page holds any of them. The
+# markers derive from the secret key: the same in every process, and nothing a user types can produce one.
+def _marker(name: str) -> str:
+    return "parley-" + salted_hmac("messaging.views.page-marker", name).hexdigest()[:32]
+
+
+CSRF_MARKER = _marker("csrf-token")
+NEXT_MARKER = _marker("language-next")
+CLIENT_TOKEN_MARKER = _marker("client-token")
+
+
+@functools.cache
+def _build() -> str:
+    """What this deployment renders with (templates, translations, static file names, the apps' code): a
+    deploy makes new page keys, so no page links to static files that are gone."""
+    digest = hashlib.sha256(repr(sorted(getattr(staticfiles_storage, "hashed_files", {}).items())).encode())
+    roots = [Path(d) for t in settings.TEMPLATES for d in t.get("DIRS", [])]
+    roots += [Path(d) for d in settings.LOCALE_PATHS]
+    roots += [Path(app.path) for app in apps.get_app_configs() if Path(app.path).parent == settings.BASE_DIR]
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in {".html", ".txt", ".mo", ".py"} and path.is_file():
+                digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _facts(instance, *leave_out: str) -> tuple:
+    """Every stored value of a row, for a key: whatever the page shows of it, a change makes a new key."""
+    return tuple(
+        getattr(instance, field.attname)
+        for field in instance._meta.concrete_fields
+        if field.name not in leave_out
+    )
+
+
+def _viewer(request) -> tuple:
+    """What _base.html shows of the person and their organizations (menu, switcher, navigation)."""
+    return (
+        _facts(request.user, "password", "last_login"),
+        request.membership.pk,
+        tuple((m.pk, m.role, _facts(m.organization)) for m in request.user_memberships),
+        request.path,
+        _build(),
+    )
+
+
+def _page_cacheable(request) -> bool:
+    # A flash message is shown once: a page that shows one is rendered for that response only.
+    return request.method == "GET" and not len(messages.get_messages(request))
+
+
+def _page_render(request, template: str, context: dict) -> str:
+    markers = {"csrf_token": CSRF_MARKER, "language_next": NEXT_MARKER}
+    return str(render_to_string(template, {**context, **markers}, request))
+
+
+def _page_response(request, html: str, status: int = 200) -> HttpResponse:
+    html = (
+        html.replace(CSRF_MARKER, get_token(request))
+        .replace(NEXT_MARKER, escape(request.get_full_path()))
+        .replace(CLIENT_TOKEN_MARKER, str(uuid.uuid4()))
+    )
+    return HttpResponse(html, status=status)
 
 
 @require_GET
@@ -61,7 +138,7 @@ def inbox(request):
     # The rows change only when a message arrives or this user reads one (the live version), or when a
     # name, number or status is saved (the fragments' generation): one indexed query on a hit.
     version = selectors.live_version(organization=request.organization, user=request.user)
-    key = fragment_key(
+    rows = (
         "inbox",
         request.organization.pk,
         request.organization.slug,
@@ -69,16 +146,32 @@ def inbox(request):
         version,
         params.urlencode(),
     )
-    html = mark_safe(cached(key, conversation_list))  # noqa: S308 - rendered by our template, escaped there
+
+    def list_html() -> str:
+        return mark_safe(cached(fragment_key(*rows), conversation_list))  # noqa: S308 - escaped by our template
+
     if request.htmx and request.htmx.target == "conversation-list":
-        return HttpResponse(html)
-    return render(request, "messaging/inbox.html", {"form": form, "conversation_list": html})
+        return HttpResponse(list_html())
+
+    def page() -> str:
+        return _page_render(request, "messaging/inbox.html", {"form": form, "conversation_list": list_html()})
+
+    if not (form.is_valid() and _page_cacheable(request)):
+        return _page_response(request, page())
+    # The page shows the rows, the person and their organizations, and the search form as typed.
+    shown = (request.GET.get("filter"), request.GET.get("q"))
+    return _page_response(request, cached(fragment_key("inbox-page", *rows, shown, _viewer(request)), page))
 
 
 def _sending_state(request, counterpart, conversation=None):
     """What the composer shows: the form, or why not (with the buyer's contact information where messaging
     is off, as SAP Business Network does)."""
-    decision = can_send(organization=request.organization, counterpart=counterpart, conversation=conversation)
+    decision = can_send(
+        organization=request.organization,
+        counterpart=counterpart,
+        conversation=conversation,
+        connected=getattr(counterpart, "connected", None),
+    )
     contact = None
     if not decision and counterpart.is_buyer and not counterpart.messaging_enabled:
         contact = None if counterpart.hide_contact_info else counterpart
@@ -133,7 +226,9 @@ def conversation(request, conversation_id: int):
     conversation, counterpart, unread = selectors.open_conversation(
         organization=request.organization, user=request.user, id=conversation_id
     )
-    form = ReplyForm(request.POST or None, request.FILES or None)
+    form = ReplyForm(
+        request.POST or None, request.FILES or None, initial={"client_token": CLIENT_TOKEN_MARKER}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.message_post(
@@ -165,36 +260,47 @@ def conversation(request, conversation_id: int):
 
     # Messages never change once sent: a page of them is known by the conversation's message count and
     # last message (and names, by the fragments' generation). Two queries and the rendering saved on a hit.
-    page = cached(
-        fragment_key(
-            "thread",
-            conversation.pk,
-            conversation.message_count,
-            conversation.last_message_at,
-            before_id,
-            request.organization.pk,
-            request.organization.slug,
-        ),
-        thread_page,
+    messages_shown = (
+        "thread",
+        conversation.pk,
+        conversation.message_count,
+        conversation.last_message_at,
+        before_id,
+        request.organization.pk,
+        request.organization.slug,
     )
     decision, contact, upgrade = _sending_state(request, counterpart, conversation)
-    return render(
-        request,
-        "messaging/conversation.html",
-        {
+
+    def page() -> str:
+        thread = cached(fragment_key(*messages_shown), thread_page)
+        context = {
             "conversation": conversation,
             "counterpart": counterpart,
-            "thread_html": mark_safe(page["html"]),  # noqa: S308 - rendered by our template, escaped there
-            "last_id": page["last_id"],
-            "earlier_id": page["earlier_id"],
+            "thread_html": mark_safe(thread["html"]),  # noqa: S308 - rendered by our template, escaped there
+            "last_id": thread["last_id"],
+            "earlier_id": thread["earlier_id"],
             "older_page": before_id is not None,
             "form": form,
             "can_send": decision,
             "contact": contact,
             "upgrade": upgrade,
-        },
-        status=400 if form.errors else 200,
+        }
+        return _page_render(request, "messaging/conversation.html", context)
+
+    if form.is_bound or form.errors or not _page_cacheable(request):
+        return _page_response(request, page(), status=400 if form.errors else 200)
+    # Everything else the page shows: the conversation, its document, the counterpart (name, contact
+    # information), whether and why not this organization may reply, the person and their organizations.
+    key = fragment_key(
+        "conversation-page",
+        *messages_shown,
+        _facts(conversation),
+        conversation.document_id and _facts(conversation.document),
+        _facts(counterpart),
+        (decision.allowed, decision.reason, contact is not None, upgrade),
+        _viewer(request),
     )
+    return _page_response(request, cached(key, page))
 
 
 @require_GET

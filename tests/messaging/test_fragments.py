@@ -1,16 +1,23 @@
 """The inbox's rows and a conversation's messages come from the cache, and are never stale: each fact they
 show either is in their key (a new message, a read) or expires them all when saved (names, statuses)."""
 
+import re
+
 import pytest
+from django.contrib import messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from connections.models import Connection
 from messaging import fragments, services
 from messaging.models import Conversation
-from tenants.models import Membership
-from tests.factories import ConnectionFactory, start_conversation
-from tests.messaging.test_views import inbox_subjects, thread_bodies
+from tenants.models import Membership, Organization
+from tests.factories import BuyerFactory, ConnectionFactory, MembershipFactory, start_conversation
+from tests.messaging.test_views import inbox_subjects, thread_bodies, token_of
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +169,106 @@ def test_deleting_a_conversation_never_loads_its_messages(
         Conversation.objects.get(pk=first.pk).delete()
     assert not any('"messaging_message"."body"' in query["sql"] for query in captured.captured_queries)
     assert fragments.generation() != before  # and what showed the conversation is stale
+
+
+# The inbox and conversation pages are cached whole (messaging.views): the tests below change what the page
+# shows behind the fragments' generation, so only the page's key can make them show.
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_the_composer_gives_way_when_the_connection_ends(client, setting, supplier, buyer):
+    first, _second = setting
+    assert 'name="body"' in page(client, supplier, first).content.decode()
+    Connection.objects.filter(supplier=supplier, customer=buyer).delete()  # expires no fragment
+    html = page(client, supplier, first).content.decode()
+    assert 'name="body"' not in html and "You are not connected with" in html
+
+
+def test_a_counterpart_turning_messaging_off_shows_its_contact_card(client, setting, supplier, buyer):
+    first, _second = setting
+    page(client, supplier, first)
+    buyers = Organization.objects.filter(pk=buyer.pk)  # updates that expire no fragment
+    buyers.update(messaging_enabled=False, contact_phone="+49 40 123")
+    html = page(client, supplier, first).content.decode()
+    assert 'name="body"' not in html and "+49 40 123" in html
+    buyers.update(contact_phone="+49 40 999")
+    assert "+49 40 999" in page(client, supplier, first).content.decode()
+
+
+@pytest.mark.parametrize("show", [inbox, lambda client, org, conversation: page(client, org, conversation)])
+def test_a_new_role_or_organization_shows_in_the_menus_at_once(
+    client, setting, supplier, supplier_admin, show
+):
+    first, _second = setting
+
+    def shown():
+        return (
+            show(client, supplier, first).content.decode()
+            if show is not inbox
+            else inbox(client, supplier).content.decode()
+        )
+
+    assert "Connection requests" in shown()
+    Membership.objects.filter(user=supplier_admin).update(role=Membership.Role.MEMBER)  # expires no fragment
+    assert "Connection requests" not in shown()
+    MembershipFactory(user=supplier_admin, organization=BuyerFactory(name="Third Trading Oy"))
+    assert "Third Trading Oy" in shown()
+
+
+def test_every_response_gets_its_own_tokens_and_a_cached_page_can_be_sent(setting, supplier, supplier_admin):
+    from messaging import views
+
+    first, _second = setting
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(supplier_admin)
+    one, two = (page(client, supplier, first).content.decode() for _ in range(2))
+    assert token_of(one) != token_of(two) and csrf_of(one) != csrf_of(two)
+    for marker in (views.CSRF_MARKER, views.NEXT_MARKER, views.CLIENT_TOKEN_MARKER):
+        assert marker not in one + two
+    assert f'"X-CSRFToken": "{csrf_of(two)}"' in two
+    kwargs = {"org_slug": supplier.slug, "conversation_id": first.pk}
+    data = {
+        "body": "Sent from a cached page",
+        "client_token": token_of(two),
+        "csrfmiddlewaretoken": csrf_of(two),
+    }
+    assert client.post(reverse("messaging:conversation", kwargs=kwargs), data).status_code == 302
+    assert thread_bodies(page(client, supplier, first))[-1] == "Sent from a cached page"
+
+
+def test_the_language_form_returns_to_the_very_address_asked(client, setting, supplier):
+    inbox(client, supplier)
+    html = inbox(client, supplier, q="Pallets", junk="<x>").content.decode()
+    path = reverse("messaging:inbox", kwargs={"org_slug": supplier.slug})
+    assert f'name="next" value="{path}?q=Pallets&amp;junk=%3Cx%3E"' in html
+    assert 'value="Pallets"' in html  # and the search box shows what was typed
+
+
+def test_a_flash_message_shows_once_on_a_cached_page(client, setting, supplier):
+    first, _second = setting
+    page(client, supplier, first)
+    storage = CookieStorage(RequestFactory().get("/"))
+    storage.add(messages.SUCCESS, "Shown exactly once")
+    response = HttpResponse()
+    storage.update(response)
+    client.cookies[storage.cookie_name] = response.cookies[storage.cookie_name].value
+    assert "Shown exactly once" in page(client, supplier, first).content.decode()
+    assert "Shown exactly once" not in page(client, supplier, first).content.decode()
+
+
+def test_a_deploy_renders_the_pages_anew(client, setting, supplier, monkeypatch):
+    from messaging import views
+
+    first, _second = setting
+    page(client, supplier, first), inbox(client, supplier)  # read first: the inbox's rows stay as they are
+    renders = []
+    real = views.render_to_string
+    monkeypatch.setattr(views, "render_to_string", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    page(client, supplier, first), inbox(client, supplier)
+    assert renders == []
+    monkeypatch.setattr(views, "_build", lambda: "the next release")
+    inbox(client, supplier), page(client, supplier, first)
+    assert renders == ["messaging/inbox.html", "messaging/conversation.html"]  # the pages, not their rows

@@ -324,13 +324,13 @@ class TestConversationPage:
         client.force_login(supplier_admin)
         client.get(url("conversation", supplier, conversation_id=conversation.pk))
         cache.clear()
-        # session, user, memberships, conversation with counterpart and read state, connection (may send?),
+        # session, user, memberships, conversation with counterpart, read state and connection (may send?),
         # messages with authors, their attachments
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             response = client.get(url("conversation", supplier, conversation_id=conversation.pk))
         assert len(thread_bodies(response)) == rows
-        # Again, nothing new: the messages come from the cache.
-        with django_assert_num_queries(5):
+        # Again, nothing new: the page comes from the cache (session, user, memberships, the conversation).
+        with django_assert_num_queries(4):
             again = client.get(url("conversation", supplier, conversation_id=conversation.pk))
         assert thread_bodies(again) == thread_bodies(response)
 
@@ -350,7 +350,7 @@ class TestConversationPage:
         page_url = url("conversation", supplier, conversation_id=conversation.pk)
         client.get(page_url)
         cache.clear()
-        with django_assert_num_queries(7):  # the same as for 5 messages: never the whole history
+        with django_assert_num_queries(6):  # the same as for 5 messages: never the whole history
             latest = client.get(page_url)
         assert thread_bodies(latest) == [f"m{n}" for n in range(70, 120)]
         assert 'id="live"' in latest.content.decode()
@@ -491,3 +491,48 @@ def test_admin_reads_conversations_and_never_edits_messages(admin_client, connec
         admin_client.get(reverse("admin:messaging_conversation_change", args=[conversation.pk])).status_code
         == 200
     )
+
+
+def _tags(markup: str) -> str:
+    return re.sub(r">\s+<", "><", str(markup)).strip()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"filter": "unread", "q": "a<b"}, {"filter": "", "q": ""}, {"filter": "bogus", "q": "x" * 101}],
+)
+def test_the_inbox_filters_are_written_out_as_the_field_template_would(
+    client, connected, supplier, supplier_admin, data
+):
+    from messaging.forms import InboxFilterForm
+
+    client.force_login(supplier_admin)
+    page = _tags(client.get(url("inbox", supplier), data).content.decode())
+    form = InboxFilterForm(data)
+    form.is_valid()
+    for name in ("filter", "q"):
+        assert _tags(form[name].as_field_group()) in page
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        (None, None),
+        ({"body": "Hello <there>", "client_token": "zz"}, ("files", "Too big")),
+        ({"body": ""}, None),
+    ],
+)
+def test_the_composer_is_written_out_as_the_field_template_would(rf, data, error):
+    from django.template.loader import render_to_string
+
+    from messaging.forms import ReplyForm
+
+    form = ReplyForm(data)
+    if data is not None:
+        form.is_valid()
+    if error:
+        form.add_error(*error)
+    request = rf.get("/")
+    html = _tags(render_to_string("components/message_form.html", {"form": form, "action": "/"}, request))
+    for name in ("body", "files"):
+        assert _tags(form[name].as_field_group()) in html
