@@ -119,18 +119,22 @@ def _post_once(**post) -> Message:
         with transaction.atomic():
             return _post(**post)
     except IntegrityError:
-        existing = _already_sent(post["client_token"], post["actor"])
+        existing, _token = _sent_before(post["client_token"], post["actor"])
         if existing is None:
             raise
         return existing
 
 
-def _already_sent(client_token: uuid.UUID | None, actor: User) -> Message | None:
+def _sent_before(client_token: uuid.UUID | None, actor: User) -> tuple[Message | None, uuid.UUID | None]:
+    """The actor's message sent before with this form, and the token a new message may keep: none when the
+    token is another person's (it names one form of one person; a copied one must not refuse the message)."""
     if client_token is None:
-        return None
-    return (
-        Message.objects.filter(client_token=client_token, author=actor).select_related("conversation").first()
-    )
+        return None, None
+    # By the unique token alone (its index), then whose it is.
+    existing = Message.objects.filter(client_token=client_token).first()
+    if existing is None:
+        return None, client_token
+    return (existing, client_token) if existing.author_id == actor.pk else (None, None)
 
 
 def _refuse_unless(decision) -> None:
@@ -157,7 +161,7 @@ def conversation_start(
     empty subject or body, a body over 10,000 characters, or a document that is not between the two. A form
     sent twice (same client_token) returns the conversation the first one started.
     """
-    existing = _already_sent(client_token, actor)
+    existing, client_token = _sent_before(client_token, actor)
     if existing is not None:
         return existing.conversation
     organization = membership.organization
@@ -197,7 +201,7 @@ def conversation_create(
 ) -> Conversation:
     """The conversation and its first message, for a caller that has applied its own rules (conversation_start
     for suppliers and buyers, partners for merchants). Refused for an empty subject or body only."""
-    existing = _already_sent(client_token, actor)
+    existing, client_token = _sent_before(client_token, actor)
     if existing is not None:
         return existing.conversation
     subject = " ".join((subject or "").split())
@@ -241,7 +245,7 @@ def message_post(
     Refused (MessagingRefused) by messaging.policy.can_send (closed conversation, tier, messaging switch,
     connection), for an empty body or one over 10,000 characters. A form sent twice returns the first message.
     """
-    existing = _already_sent(client_token, actor)
+    existing, client_token = _sent_before(client_token, actor)
     if existing is not None:
         return existing
     organization = membership.organization

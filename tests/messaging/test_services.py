@@ -155,6 +155,28 @@ class TestCountersAndReadState:
         assert first == again
         assert (Conversation.objects.count(), Message.objects.count()) == (1, 1)
 
+    def test_another_persons_form_token_neither_reveals_nor_blocks(
+        self, connected, supplier_admin, supplier_member, buyer, buyer_admin
+    ):
+        token = uuid.uuid4()
+        theirs = services.conversation_start(
+            actor=supplier_admin,
+            membership=membership(supplier_admin),
+            counterpart=buyer,
+            subject="Theirs",
+            body="Private",
+            client_token=token,
+        )
+        mine = services.message_post(
+            actor=buyer_admin,
+            membership=membership(buyer_admin),
+            conversation=theirs,
+            body="Mine, with a copied token",
+            client_token=token,
+        )
+        assert mine.body == "Mine, with a copied token" and mine.client_token is None
+        assert Message.objects.filter(client_token=token).get().author == supplier_admin
+
     def test_message_posted_is_sent_after_commit_only(
         self, connected, supplier_admin, buyer, django_capture_on_commit_callbacks
     ):
