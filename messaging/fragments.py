@@ -20,13 +20,14 @@ GENERATION_KEY = "messaging:fragments:generation"
 TIMEOUT = 600  # seconds; a fragment also dies with its key, so this only bounds the cache's memory
 
 
-def generation() -> str:
-    current = cache.get(GENERATION_KEY)
+def generation(key: str = GENERATION_KEY) -> str:
+    """The current generation under `key` (all fragments' by default; an app may keep narrower ones)."""
+    current = cache.get(key)
     if current is None:
         # Lost (evicted, a restarted cache): a new one, so nothing cached before can be read again.
         current = uuid.uuid4().hex
-        if not cache.add(GENERATION_KEY, current, None):
-            current = cache.get(GENERATION_KEY) or current
+        if not cache.add(key, current, None):
+            current = cache.get(key) or current
     return current
 
 

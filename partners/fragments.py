@@ -15,18 +15,13 @@ from functools import partial
 from django.core.cache import cache
 from django.db import transaction
 
+from messaging.fragments import generation
+
 PREFIX = "partners:inbox:generation:"
 
 
 def inbox_generation(partner_id: int) -> str:
-    key = f"{PREFIX}{partner_id}"
-    current = cache.get(key)
-    if current is None:
-        # Lost (evicted, a restarted cache): a new one, so nothing cached before can be read again.
-        current = uuid.uuid4().hex
-        if not cache.add(key, current, None):
-            current = cache.get(key) or current
-    return current
+    return generation(f"{PREFIX}{partner_id}")
 
 
 def _bump(partner_ids: list[int]) -> None:

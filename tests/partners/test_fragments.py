@@ -14,46 +14,11 @@ from messaging import services as messaging_services
 from partners import fragments, services
 from partners.models import Tag
 from partners.views import partner as partner_views
-from tests.factories import MerchantFactory, StoreFactory, contact_partner, reachable_partner
-from tests.partners.test_views import (
-    ADMINISTRATOR,
-    HTMX,
-    accept,
-    membership,
-    person,
-    send_proposal,
-    text,
-    url,
-)
+from tests.factories import MerchantFactory, contact_partner, reachable_partner
+from tests.partners.helpers import ADMINISTRATOR, HTMX, membership, person, text, url
+from tests.partners.test_views import accept, send_proposal
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def partner(db):
-    return reachable_partner(name="Pixel Partners Oy", slug="pixel")
-
-
-@pytest.fixture
-def partner_admin(partner):
-    return person(partner, ADMINISTRATOR, "Paula", "Partner")
-
-
-@pytest.fixture
-def merchant(db):
-    return MerchantFactory(name="Kauppa Oy", slug="kauppa")
-
-
-@pytest.fixture
-def merchant_admin(merchant):
-    return person(merchant, ADMINISTRATOR, "Aino", "Virtanen")
-
-
-@pytest.fixture
-def store(merchant, merchant_admin):
-    return StoreFactory(
-        merchant=merchant, name="Nordic Socks", url="https://nordicsocks.example", owner=merchant_admin
-    )
 
 
 @pytest.fixture

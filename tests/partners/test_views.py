@@ -6,7 +6,6 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone, translation
 
 from messaging import services as messaging_services
@@ -27,42 +26,20 @@ from partners.models import (
     Tag,
     TimelineRecord,
 )
-from tenants.models import Membership
 from tests.factories import (
-    MembershipFactory,
     MerchantFactory,
     PartnerFactory,
     PartnerProfileFactory,
     ServiceFactory,
     StoreFactory,
-    UserFactory,
     contact_partner,
     reachable_partner,
 )
+from tests.partners.helpers import ADMINISTRATOR, HTMX, MEMBER, membership, person, text, url
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
-ADMINISTRATOR, MEMBER = Membership.Role.ADMINISTRATOR, Membership.Role.MEMBER
 FUTURE = timezone.localdate() + datetime.timedelta(days=30)
-
-
-def url(name, organization, **kwargs):
-    return reverse(f"partners:{name}", kwargs={"org_slug": organization.slug, **kwargs})
-
-
-def person(organization, role=MEMBER, first_name="Pat", last_name="Person"):
-    user = UserFactory(first_name=first_name, last_name=last_name)
-    MembershipFactory(user=user, organization=organization, role=role)
-    return user
-
-
-def membership(user):
-    return Membership.objects.select_related("organization").get(user=user)
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
 
 
 def inbox_contacts(response) -> list[str]:
@@ -84,43 +61,6 @@ def flash(client, response) -> str:
     """The page a redirect leads to, where the flash message shows."""
     assert response.status_code == 302
     return text(client.get(response.url))
-
-
-@pytest.fixture
-def partner(db):
-    return reachable_partner(name="Pixel Partners Oy", slug="pixel")
-
-
-@pytest.fixture
-def partner_admin(partner):
-    return person(partner, ADMINISTRATOR, "Paula", "Partner")
-
-
-@pytest.fixture
-def partner_member(partner):
-    return person(partner, MEMBER, "Pekka", "Partner")
-
-
-@pytest.fixture
-def merchant(db):
-    return MerchantFactory(name="Kauppa Oy", slug="kauppa")
-
-
-@pytest.fixture
-def merchant_admin(merchant):
-    return person(merchant, ADMINISTRATOR, "Aino", "Virtanen")
-
-
-@pytest.fixture
-def merchant_member(merchant):
-    return person(merchant, MEMBER, "Mikko", "Member")
-
-
-@pytest.fixture
-def store(merchant, merchant_admin):
-    return StoreFactory(
-        merchant=merchant, name="Nordic Socks", url="https://nordicsocks.example", owner=merchant_admin
-    )
 
 
 @pytest.fixture
