@@ -46,7 +46,8 @@ def message_emails_pending(*, message: Message) -> None:
     from ..tasks import write_message_emails
 
     message_id = message.pk
-    transaction.on_commit(lambda: write_message_emails.delay(message_id))
+    # Robust: the message is saved whatever the broker says; the sweeper queues what could not be queued.
+    transaction.on_commit(lambda: write_message_emails.delay(message_id), robust=True)
 
 
 @transaction.atomic

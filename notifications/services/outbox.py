@@ -100,7 +100,8 @@ def emails_queue(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
     from ..tasks import send_outgoing_email
 
     ids = [email.pk for email in created]
-    transaction.on_commit(lambda: [send_outgoing_email.delay(email_id) for email_id in ids])
+    # Robust: what caused the emails is saved whatever the broker says; the sweeper sends what was not queued.
+    transaction.on_commit(lambda: [send_outgoing_email.delay(email_id) for email_id in ids], robust=True)
     return created
 
 

@@ -240,6 +240,21 @@ class TestMessageEmailsAfterCommit:
         assert [m.to for m in mailoutbox if "Shipped today" in m.body] == [[supplier_admin.email]]
         assert not PendingMessageEmails.objects.exists()
 
+    def test_a_broker_that_refuses_the_task_never_fails_the_message(
+        self, talking, buyer_admin, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        from notifications import tasks
+
+        def broker_down(*args, **kwargs):
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+        monkeypatch.setattr(tasks.write_message_emails, "delay", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            message = self.post(talking, buyer_admin, body="Sent while Redis is away")
+        assert message.pk and list(PendingMessageEmails.objects.values_list("message_id", flat=True)) == [
+            message.pk
+        ]  # left for the sweeper, a minute later
+
     def test_writing_twice_writes_once(self, talking, buyer_admin):
         message = self.post(talking, buyer_admin)
         first = services.message_emails_write(message_id=message.pk)
