@@ -119,10 +119,13 @@ def _post_once(**post) -> Message:
         with transaction.atomic():
             return _post(**post)
     except IntegrityError:
-        existing, _token = _sent_before(post["client_token"], post["actor"])
-        if existing is None:
-            raise
-        return existing
+        existing, token = _sent_before(post["client_token"], post["actor"])
+        if existing is not None:
+            return existing
+        if token is None and post["client_token"] is not None:  # another person's token: post without it
+            with transaction.atomic():
+                return _post(**{**post, "client_token": None})
+        raise
 
 
 def _sent_before(client_token: uuid.UUID | None, actor: User) -> tuple[Message | None, uuid.UUID | None]:
@@ -245,22 +248,23 @@ def message_post(
     Refused (MessagingRefused) by messaging.policy.can_send (closed conversation, tier, messaging switch,
     connection), for an empty body or one over 10,000 characters. A form sent twice returns the first message.
     """
-    existing, client_token = _sent_before(client_token, actor)
-    if existing is not None:
-        return existing
     organization = membership.organization
     # One writer at a time per conversation keeps the counters right.
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("document")
-        .get(pk=conversation.pk)
-    )
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     parties = list(Organization.objects.filter(conversation_rows__conversation=conversation))
     counterpart = next((party for party in parties if party.pk != organization.pk), None)
     if counterpart is None or organization.pk not in {party.pk for party in parties}:
         raise MessagingRefused(_("Your organization does not take part in this conversation."))
-    _refuse_unless(can_send(organization=organization, counterpart=counterpart, conversation=conversation))
+    decision = can_send(organization=organization, counterpart=counterpart, conversation=conversation)
+    if not decision:
+        # A form sent twice still returns the first message, even if sending was refused since.
+        existing, _token = _sent_before(client_token, actor)
+        if existing is not None:
+            return existing
+        raise MessagingRefused(decision.reason)
     body = _clean_body(body)
+    # A form sent again is found by its token's unique index when the message is written (_post_once): the
+    # common case, a form sent once, costs no lookup.
     return _post_once(
         conversation=conversation,
         actor=actor,
