@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_ratelimit",
     "anymail",
     "django_altcha",
     "django_recaptcha",
@@ -93,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns tenants.limits' refusal into the "too many requests" page (429).
+    "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -154,6 +157,22 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Abuse limits per person (signed out: per IP address), counted in the cache by django-ratelimit
+# (tenants.limits): "count/period" with s, m, h or d. Past one, a 429 page says so and nothing is saved.
+RATE_LIMITS = {
+    "send": env("RATE_LIMIT_SEND", "30/m"),  # messages, requests to partners, matching
+    "upload": env("RATE_LIMIT_UPLOAD", "60/h"),  # messages that carry files
+    "search": env("RATE_LIMIT_SEARCH", "60/m"),  # inbox and catalogue searches
+    "connect": env("RATE_LIMIT_CONNECT", "20/h"),  # connection requests sent
+}
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_VIEW = "tenants.views.rate_limited"
+# Django's own RedisCache increments atomically, though django-ratelimit names only django-redis's.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if not REDIS_URL:
+    # A laptop's cache is per process, so a limit counts per process there; production shares Redis.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # Without Redis, scheduled work still runs: `make run` starts a worker with beat on the filesystem transport.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants.decorators import organization_required
+from tenants.limits import limit
 
 from . import selectors, services
 from .forms import (
@@ -112,6 +113,7 @@ def connection_request_new(request):
     _allowed(can_manage_connection_requests(request.membership))
     supplier_id = request.organization.pk
     if request.method == "POST":
+        limit(request, "connect")
         form = ConnectionRequestForm(request.POST, supplier_id=supplier_id)
         token = request.POST.get("customer", "")
     else:
@@ -147,6 +149,7 @@ def connection_request_new(request):
 def suggestion_connect(request, customer_id: int):
     _only(request, "supplier")
     _allowed(can_manage_connection_requests(request.membership))
+    limit(request, "connect")
     suggested = {
         s.customer.pk: s.customer for s in selectors.customer_suggestions(supplier=request.organization)
     }

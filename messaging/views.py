@@ -1,18 +1,8 @@
-import functools
-import hashlib
-import uuid
-from pathlib import Path
-
-from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.crypto import salted_hmac
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,8 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from connections.selectors import connected_organizations
 from documents.selectors import access_document
 from tenants.decorators import organization_required
+from tenants.limits import limit, limit_message
 
-from . import selectors, services
+from . import pages, selectors, services
 from .forms import ComposeForm, DocumentConversationForm, InboxFilterForm, ReplyForm
 from .fragments import cached, fragment_key
 from .paging import cursor_parse, keyset_page
@@ -40,73 +31,6 @@ def _no_content() -> HttpResponse:
     return HttpResponse(status=204)
 
 
-# The busiest pages (inbox, conversation) are kept whole in the cache, under keys that name every fact they
-# show. What differs per response (the CSRF token, the language form's return path, the composer's one-time
-# key) is rendered as a marker and written in on the way out, so no stored page holds any of them. The
-# markers derive from the secret key: the same in every process, and nothing a user types can produce one.
-def _marker(name: str) -> str:
-    return "parley-" + salted_hmac("messaging.views.page-marker", name).hexdigest()[:32]
-
-
-CSRF_MARKER = _marker("csrf-token")
-NEXT_MARKER = _marker("language-next")
-CLIENT_TOKEN_MARKER = _marker("client-token")
-
-
-@functools.cache
-def _build() -> str:
-    """What this deployment renders with (templates, translations, static file names, the apps' code): a
-    deploy makes new page keys, so no page links to static files that are gone."""
-    digest = hashlib.sha256(repr(sorted(getattr(staticfiles_storage, "hashed_files", {}).items())).encode())
-    roots = [Path(d) for t in settings.TEMPLATES for d in t.get("DIRS", [])]
-    roots += [Path(d) for d in settings.LOCALE_PATHS]
-    roots += [Path(app.path) for app in apps.get_app_configs() if Path(app.path).parent == settings.BASE_DIR]
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.suffix in {".html", ".txt", ".mo", ".py"} and path.is_file():
-                digest.update(str(path).encode() + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _facts(instance, *leave_out: str) -> tuple:
-    """Every stored value of a row, for a key: whatever the page shows of it, a change makes a new key."""
-    return tuple(
-        getattr(instance, field.attname)
-        for field in instance._meta.concrete_fields
-        if field.name not in leave_out
-    )
-
-
-def _viewer(request) -> tuple:
-    """What _base.html shows of the person and their organizations (menu, switcher, navigation)."""
-    return (
-        _facts(request.user, "password", "last_login"),
-        request.membership.pk,
-        tuple((m.pk, m.role, _facts(m.organization)) for m in request.user_memberships),
-        request.path,
-        _build(),
-    )
-
-
-def _page_cacheable(request) -> bool:
-    # A flash message is shown once: a page that shows one is rendered for that response only.
-    return request.method == "GET" and not len(messages.get_messages(request))
-
-
-def _page_render(request, template: str, context: dict) -> str:
-    markers = {"csrf_token": CSRF_MARKER, "language_next": NEXT_MARKER}
-    return str(render_to_string(template, {**context, **markers}, request))
-
-
-def _page_response(request, html: str, status: int = 200) -> HttpResponse:
-    html = (
-        html.replace(CSRF_MARKER, get_token(request))
-        .replace(NEXT_MARKER, escape(request.get_full_path()))
-        .replace(CLIENT_TOKEN_MARKER, str(uuid.uuid4()))
-    )
-    return HttpResponse(html, status=status)
-
-
 @require_GET
 @organization_required
 def inbox(request):
@@ -114,6 +38,8 @@ def inbox(request):
     form = InboxFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     filtered = bool(filters.get("filter") or filters.get("q"))
+    if filters.get("q"):
+        limit(request, "search")
     # What the rows depend on, and all the page's links keep: the valid filters and cursor, nothing else
     # (so no made-up parameter can make a new cache entry).
     params = QueryDict(mutable=True)
@@ -154,13 +80,15 @@ def inbox(request):
         return HttpResponse(list_html())
 
     def page() -> str:
-        return _page_render(request, "messaging/inbox.html", {"form": form, "conversation_list": list_html()})
+        return pages.render(request, "messaging/inbox.html", {"form": form, "conversation_list": list_html()})
 
-    if not (form.is_valid() and _page_cacheable(request)):
-        return _page_response(request, page())
+    if not (form.is_valid() and pages.cacheable(request)):
+        return pages.response(request, page())
     # The page shows the rows, the person and their organizations, and the search form as typed.
     shown = (request.GET.get("filter"), request.GET.get("q"))
-    return _page_response(request, cached(fragment_key("inbox-page", *rows, shown, _viewer(request)), page))
+    return pages.response(
+        request, cached(fragment_key("inbox-page", *rows, shown, pages.viewer(request)), page)
+    )
 
 
 def _sending_state(request, counterpart, conversation=None):
@@ -186,6 +114,8 @@ def compose(request):
     _messaging_org(request)
     # "Search among them" narrows the list shown; a posted choice is checked against all of them.
     query = "" if request.method == "POST" else request.GET.get("q", "")[:100]
+    if request.method == "POST":
+        limit_message(request)
     counterparts = list(connected_organizations(organization=request.organization, query=query))
     form = ComposeForm(request.POST or None, request.FILES or None, counterparts=counterparts)
     if request.method == "POST" and form.is_valid():
@@ -226,8 +156,10 @@ def conversation(request, conversation_id: int):
     conversation, counterpart, unread = selectors.open_conversation(
         organization=request.organization, user=request.user, id=conversation_id
     )
+    if request.method == "POST":
+        limit_message(request)
     form = ReplyForm(
-        request.POST or None, request.FILES or None, initial={"client_token": CLIENT_TOKEN_MARKER}
+        request.POST or None, request.FILES or None, initial={"client_token": pages.CLIENT_TOKEN_MARKER}
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -285,22 +217,22 @@ def conversation(request, conversation_id: int):
             "contact": contact,
             "upgrade": upgrade,
         }
-        return _page_render(request, "messaging/conversation.html", context)
+        return pages.render(request, "messaging/conversation.html", context)
 
-    if form.is_bound or form.errors or not _page_cacheable(request):
-        return _page_response(request, page(), status=400 if form.errors else 200)
+    if form.is_bound or form.errors or not pages.cacheable(request):
+        return pages.response(request, page(), status=400 if form.errors else 200)
     # Everything else the page shows: the conversation, its document, the counterpart (name, contact
     # information), whether and why not this organization may reply, the person and their organizations.
     key = fragment_key(
         "conversation-page",
         *messages_shown,
-        _facts(conversation),
-        conversation.document_id and _facts(conversation.document),
-        _facts(counterpart),
+        pages.facts(conversation),
+        conversation.document_id and pages.facts(conversation.document),
+        pages.facts(counterpart),
         (decision.allowed, decision.reason, contact is not None, upgrade),
-        _viewer(request),
+        pages.viewer(request),
     )
-    return _page_response(request, cached(key, page))
+    return pages.response(request, cached(key, page))
 
 
 @require_GET
@@ -350,6 +282,8 @@ def document_messages(request, document_id: int):
     _messaging_org(request)
     document = access_document(organization=request.organization, user=request.user, id=document_id)
     counterpart = document.counterpart_of(request.organization)
+    if request.method == "POST":
+        limit_message(request)
     form = DocumentConversationForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

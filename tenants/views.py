@@ -104,6 +104,14 @@ def locked_out(request, original_response=None, credentials=None):
     return render(request, "registration/locked_out.html", {"cooloff_minutes": minutes}, status=429)
 
 
+def rate_limited(request, exception=None):
+    """django-ratelimit's answer to a person past a limit of tenants.limits: what happened, that nothing was
+    saved, and what to do (htmx gets the message alone, swapped where the answer would have gone)."""
+    action = exception.args[0] if exception is not None and exception.args else ""
+    template = "429.html#refusal" if getattr(request, "htmx", False) else "429.html"
+    return render(request, template, {"action": action}, status=429)
+
+
 def axes_username(request, credentials):
     """Failed sign-ins count per address whatever its case, as sign-in itself ignores case."""
     return (credentials or {}).get("username", "").strip().lower()

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from messaging.paging import keyset_page
 from tenants.decorators import organization_required
+from tenants.limits import limit
 from tenants.selectors import membership_list
 
 from .. import policy, selectors, services
@@ -23,6 +24,8 @@ def experts(request):
     only(request, "merchant")
     form = ServiceFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
+    if filters.get("q"):
+        limit(request, "search")
     found = selectors.service_list(
         merchant=request.organization,
         category=filters.get("category", ""),
@@ -46,6 +49,8 @@ def contact(request, service_id: int):
     service = selectors.access_service(merchant=request.organization, id=service_id)
     decision = policy.can_contact(merchant=request.organization, partner=service.partner)
     stores = list(selectors.stores_of(merchant=request.organization, user=request.user))
+    if request.method == "POST":
+        limit(request, "send")
     form = ContactForm(request.POST or None, stores=stores)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -88,6 +93,8 @@ def match(request):
     only(request, "merchant")
     stores = list(selectors.stores_of(merchant=request.organization, user=request.user))
     language = (request.user.language or "en").split("-")[0]
+    if request.method == "POST":
+        limit(request, "send")
     form = MatchForm(request.POST or None, stores=stores, initial={"language": language})
     if request.method == "POST" and form.is_valid():
         try:

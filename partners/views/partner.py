@@ -9,10 +9,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from messaging import pages
 from messaging.fragments import cached, fragment_key
 from messaging.paging import cursor_parse, keyset_page
 from messaging.selectors import live_version
 from tenants.decorators import organization_required
+from tenants.limits import limit
 
 from .. import policy, selectors, services
 from ..forms import ProfileForm, RequestFilterForm, ServiceForm, TagForm, integer_ids
@@ -138,6 +140,8 @@ def inbox(request):
     filters = form.cleaned_data if form.is_valid() else {}
     tag_ids = sorted(set(filters.get("tag") or []))
     search = " ".join(filters.get("q", "").split())
+    if search:
+        limit(request, "search")
     # What the rows depend on, and all the page's links keep: the valid filters and cursor, nothing else
     # (so no made-up parameter, order of tags or spacing of a search makes a new cache entry).
     params = QueryDict(mutable=True)
@@ -174,10 +178,25 @@ def inbox(request):
         inbox_generation(organization.pk),
         params.urlencode(),
     )
-    html = mark_safe(cached(key, request_list))  # noqa: S308 - rendered by our template, escaped there
+
+    def list_html() -> str:
+        return mark_safe(cached(key, request_list))  # noqa: S308 - rendered by our template, escaped there
+
     if request.htmx and request.htmx.target == "request-list":
-        return HttpResponse(html)
-    return render(request, "partners/inbox.html", {"form": form, "tags": tags, "request_list": html})
+        return HttpResponse(list_html())
+
+    def page() -> str:
+        context = {"form": form, "tags": tags, "request_list": list_html()}
+        return pages.render(request, "partners/inbox.html", context)
+
+    if not (form.is_valid() and pages.cacheable(request)):
+        return pages.response(request, page())
+    # The whole page: the rows, the filters as typed, the tags (their names and ids move the inbox's
+    # generation, in the rows' key), the person and their organizations (messaging.pages).
+    typed = (request.GET.getlist("tag"), request.GET.get("unread"), request.GET.get("q"))
+    return pages.response(
+        request, cached(fragment_key("partner-inbox-page", key, typed, pages.viewer(request)), page)
+    )
 
 
 # Manage tags ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from messaging import selectors as messaging_selectors
 from messaging import services as messaging_services
 from messaging.forms import ReplyForm
 from tenants.decorators import organization_required
+from tenants.limits import limit_message
 
 from .. import policy, selectors, services
 from ..forms import AddTagForm, DeclineForm, InvoiceForm, ProposalForm, default_decline_text
@@ -119,6 +120,8 @@ def _page(request, service_request, *, status=200, **forms):
 def request_page(request, request_id: int):
     service_request = _access(request, request_id)
     conversation = service_request.conversation
+    if request.method == "POST":
+        limit_message(request)
     form = ReplyForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

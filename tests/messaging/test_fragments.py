@@ -142,12 +142,13 @@ def test_a_new_message_shows_on_the_conversation_page(client, setting, supplier,
 
 
 def test_made_up_parameters_make_no_new_cache_entry(client, setting, supplier, monkeypatch):
-    from messaging import views
+    from messaging import pages, views
 
     inbox(client, supplier)
     renders = []
     real = views.render_to_string
-    monkeypatch.setattr(views, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k))
+    for module in (views, pages):
+        monkeypatch.setattr(module, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k))
     for n in range(20):
         assert inbox(client, supplier, **{f"junk{n}": "x" * 50}).status_code == 200
     assert renders == []  # every one of them read the same cached rows
@@ -219,14 +220,14 @@ def test_a_new_role_or_organization_shows_in_the_menus_at_once(
 
 
 def test_every_response_gets_its_own_tokens_and_a_cached_page_can_be_sent(setting, supplier, supplier_admin):
-    from messaging import views
+    from messaging import pages
 
     first, _second = setting
     client = Client(enforce_csrf_checks=True)
     client.force_login(supplier_admin)
     one, two = (page(client, supplier, first).content.decode() for _ in range(2))
     assert token_of(one) != token_of(two) and csrf_of(one) != csrf_of(two)
-    for marker in (views.CSRF_MARKER, views.NEXT_MARKER, views.CLIENT_TOKEN_MARKER):
+    for marker in (pages.CSRF_MARKER, pages.NEXT_MARKER, pages.CLIENT_TOKEN_MARKER):
         assert marker not in one + two
     assert f'"X-CSRFToken": "{csrf_of(two)}"' in two
     kwargs = {"org_slug": supplier.slug, "conversation_id": first.pk}
@@ -260,15 +261,16 @@ def test_a_flash_message_shows_once_on_a_cached_page(client, setting, supplier):
 
 
 def test_a_deploy_renders_the_pages_anew(client, setting, supplier, monkeypatch):
-    from messaging import views
+    from messaging import pages, views
 
     first, _second = setting
     page(client, supplier, first), inbox(client, supplier)  # read first: the inbox's rows stay as they are
     renders = []
     real = views.render_to_string
-    monkeypatch.setattr(views, "render_to_string", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    for module in (views, pages):
+        monkeypatch.setattr(module, "render_to_string", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
     page(client, supplier, first), inbox(client, supplier)
     assert renders == []
-    monkeypatch.setattr(views, "_build", lambda: "the next release")
+    monkeypatch.setattr(pages, "build", lambda: "the next release")
     inbox(client, supplier), page(client, supplier, first)
     assert renders == ["messaging/inbox.html", "messaging/conversation.html"]  # the pages, not their rows

@@ -335,3 +335,38 @@ def test_each_user_has_their_own_unread_marks(signed_in, partner, aino):
     assert "is-unread" not in rows(signed_in, partner)["Aino Virtanen"]
     signed_in.force_login(colleague)
     assert "is-unread" in rows(signed_in, partner)["Aino Virtanen"]
+
+
+def test_the_whole_page_is_kept_with_this_responses_tokens_written_in(signed_in, partner):
+    from messaging import pages
+
+    one, two = (text(signed_in.get(url("inbox", partner))) for _ in range(2))
+    csrf = [re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1) for html in (one, two)]
+    assert csrf[0] != csrf[1]
+    for marker in (pages.CSRF_MARKER, pages.NEXT_MARKER, pages.CLIENT_TOKEN_MARKER):
+        assert marker not in one + two
+
+
+def test_a_flash_message_shows_once_on_the_kept_page(signed_in, partner):
+    from django.contrib import messages
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    signed_in.get(url("inbox", partner))
+    storage = CookieStorage(RequestFactory().get("/"))
+    storage.add(messages.SUCCESS, "Shown exactly once")
+    response = HttpResponse()
+    storage.update(response)
+    signed_in.cookies[storage.cookie_name] = response.cookies[storage.cookie_name].value
+    assert "Shown exactly once" in text(signed_in.get(url("inbox", partner)))
+    assert "Shown exactly once" not in text(signed_in.get(url("inbox", partner)))
+
+
+def test_a_role_taken_away_shows_on_the_kept_page(signed_in, partner, partner_admin):
+    from tenants.models import Membership
+
+    before = text(signed_in.get(url("inbox", partner)))
+    Membership.objects.filter(user=partner_admin, organization=partner).update(role=Membership.Role.MEMBER)
+    after = text(signed_in.get(url("inbox", partner)))
+    assert before != after  # the navigation follows the role at once
