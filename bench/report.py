@@ -293,16 +293,22 @@ def chart(path: Path) -> None:
     if not latest:
         return
     names = [name for name in latest[-1]["scenarios"] if name != "bare"]
+    warm = [name for name in names if not name.endswith("_cold")]
     figure, axes = plt.subplots(1, 2, figsize=(12, 5.5), sharey=True)
     for axis, key in zip(axes, ("p50", "p95"), strict=True):
-        for index, name in enumerate(names):
+        for name in names:
+            # A never-cached scenario: the colour of its cached twin, dashed.
+            cold = name.endswith("_cold")
+            base = name.removesuffix("_cold")
+            index = warm.index(base) if base in warm else len(warm) + names.index(name)
             points = [
                 (result["parameters"]["messages"], result["scenarios"][name]["half"][key])
                 for result in latest
                 if result["scenarios"].get(name, {}).get("half", {}).get(key) is not None
             ]
             if points:
-                axis.plot(*zip(*points, strict=True), "o-", color=f"C{index % 10}", label=name)
+                style = "o--" if cold else "o-"
+                axis.plot(*zip(*points, strict=True), style, color=f"C{index % 10}", label=name)
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel("messages in the database")
@@ -310,7 +316,7 @@ def chart(path: Path) -> None:
         axis.axhline(60, color="grey", linewidth=0.8, linestyle=":")
         axis.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("latency (ms); dotted: the 60 ms target")
-    axes[1].legend(fontsize=8, loc="upper left")
+    axes[1].legend(fontsize=8, loc="upper left", ncol=2)
     figure.suptitle("Parley: latency against history size (latest run of each size)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
