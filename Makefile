@@ -30,6 +30,28 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Security scanners (#8). bandit: a medium or high finding fails ([tool.bandit] in pyproject.toml says what is
+# not scanned). pip-audit: every installed package against PyPI's vulnerability data; a known vulnerability
+# fails unless PIP_AUDIT_IGNORE names it, with its reason on a comment line above. A package that could not be
+# checked (the service unreachable) fails as NOT AUDITED, never as clean; PIP_AUDIT_UNREACHABLE=warn makes
+# that one case a loud warning instead (.ci/run, whose runners may have no network).
+PIP_AUDIT_IGNORE :=
+PIP_AUDIT_UNREACHABLE ?= fail
+
+.PHONY: audit
+audit: install
+	$(VENV)/bin/bandit -c pyproject.toml -r . --severity-level medium --quiet
+	@out=$$($(VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off \
+		$(addprefix --ignore-vuln ,$(PIP_AUDIT_IGNORE)) 2>&1); status=$$?; echo "$$out"; \
+	if [ $$status -ne 0 ] && ! echo "$$out" | grep -q "known vulnerabilit"; then \
+		echo "pip-audit: NOT AUDITED: the vulnerability data could not be read for the package above."; \
+		if [ "$(PIP_AUDIT_UNREACHABLE)" = warn ]; then \
+			echo "pip-audit: WARNING: going on WITHOUT a dependency audit (PIP_AUDIT_UNREACHABLE=warn)."; \
+			exit 0; \
+		fi; \
+	fi; \
+	exit $$status
+
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -70,3 +92,17 @@ bench: install messages
 	test -f $$stamp || { $(PY) -m pip install --quiet -e ".[bench]" && rm -f $(VENV)/.bench-installed-* && touch $$stamp; }
 	BENCH_SIZE=$(BENCH_SIZE) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/seed.py
 	BENCH_SIZE=$(BENCH_SIZE) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py
+
+# Soak (bench/README.md, "Soak"): the bench's seeded database and gunicorn plus a Celery worker and beat on Redis,
+# a realistic mix at half of its peak throughput for SOAK_MINUTES; exits non-zero on a server error, growing memory
+# or a queue left undrained. BENCH_SIZE and DATABASE_URL count only on make's command line (else small, parley_soak).
+SOAK_MINUTES ?= 30
+SOAK_SIZE = $(if $(filter command line,$(origin BENCH_SIZE)),$(BENCH_SIZE),small)
+SOAK_DATABASE_URL = $(if $(filter command line,$(origin DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/parley_soak)
+
+.PHONY: soak
+soak: install messages
+	@stamp=$(VENV)/.bench-installed-$$(sha1sum pyproject.toml | cut -c1-12); \
+	test -f $$stamp || { $(PY) -m pip install --quiet -e ".[bench]" && rm -f $(VENV)/.bench-installed-* && touch $$stamp; }
+	BENCH_SIZE=$(SOAK_SIZE) DATABASE_URL=$(SOAK_DATABASE_URL) $(PY) bench/seed.py
+	SOAK_MINUTES=$(SOAK_MINUTES) BENCH_SIZE=$(SOAK_SIZE) DATABASE_URL=$(SOAK_DATABASE_URL) $(PY) bench/soak.py

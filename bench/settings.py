@@ -11,7 +11,7 @@ from config.settings import MIDDLEWARE
 
 # The load generator is one person sending hundreds of requests a second: the limits stay on (their cost is
 # measured), with rates no scenario reaches.
-RATE_LIMITS = dict.fromkeys(("send", "upload", "search", "connect"), "100000000/m")
+RATE_LIMITS = dict.fromkeys(("send", "upload", "search", "connect", "inbound"), "100000000/m")
 
 if os.environ.get("BENCH_BARE") == "1":
     MIDDLEWARE = []

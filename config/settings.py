@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.forms",
     "django_htmx",
+    "csp",
     "template_partials",
     "axes",
     "django_ratelimit",
@@ -84,6 +86,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every response, error and rate-limit pages included.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -150,9 +154,14 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis down or hung: a cache that keeps nothing (config.cache), never a failed or hung request.
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "parley"),
+            "OPTIONS": {
+                "socket_timeout": env_int("REDIS_TIMEOUT", 1),
+                "socket_connect_timeout": env_int("REDIS_TIMEOUT", 1),
+            },
         }
     }
 else:
@@ -165,8 +174,13 @@ RATE_LIMITS = {
     "upload": env("RATE_LIMIT_UPLOAD", "60/h"),  # messages that carry files
     "search": env("RATE_LIMIT_SEARCH", "60/m"),  # inbox and catalogue searches
     "connect": env("RATE_LIMIT_CONNECT", "20/h"),  # connection requests sent
+    # Replies by email to one reply address (a person's also count as their "send"); past it the mail server
+    # is asked to try again later, nothing is saved.
+    "inbound": env("RATE_LIMIT_INBOUND", "20/10m"),
 }
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# While Redis (the counts' cache) is unreachable nothing is counted, and nobody is refused for it.
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_VIEW = "tenants.views.rate_limited"
 # Django's own RedisCache increments atomically, though django-ratelimit names only django-redis's.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
@@ -186,6 +200,15 @@ if not REDIS_URL:
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
     }
+else:
+    # A Redis that hangs (stopped, or gone behind a firewall) must not hang the request queuing a task: each
+    # call gives up after REDIS_TIMEOUT seconds (redis-py waits forever); the sweeper queues it again.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": env_int("REDIS_TIMEOUT", 1),
+        "socket_connect_timeout": env_int("REDIS_TIMEOUT", 1),
+    }
+# redis-py reconnects a connection Redis dropped by itself; kombu's retries would only multiply that wait.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -342,6 +365,34 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if env_bool("TRUST_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts and styles come only from our own files, never inline, never
+# eval'd (htmx is told the same in templates/_base.html). Two allowances, both for the ALTCHA captcha
+# (connections.captcha): the hash of the one stylesheet its script puts into <head> (ALTCHA 2.3.0, shipped by
+# django-altcha 1.0.0; tests/test_security.py recomputes it from the installed file), and blob: for the Web
+# Worker it solves the puzzle in. CSP_REPORT_URI, when set, receives the browsers' violation reports.
+ALTCHA_STYLE_HASH = "'sha256-pg+oQARqMq4wCazyrsMt8HY89BJkXkEFkwNWxg2iPdg='"
+_csp_directives = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF, ALTCHA_STYLE_HASH],
+    "img-src": [SELF],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "worker-src": [SELF, "blob:"],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "frame-ancestors": [NONE],
+    "form-action": [SELF],
+}
+if RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY:
+    # Google's checkbox loads its script from these paths and draws itself in frames from them.
+    _recaptcha = ["https://www.google.com/recaptcha/", "https://www.gstatic.com/recaptcha/"]
+    _csp_directives["script-src"] += _recaptcha
+    _csp_directives["frame-src"] = [SELF, _recaptcha[0], "https://recaptcha.google.com/recaptcha/"]
+if env("CSP_REPORT_URI"):
+    _csp_directives["report-uri"] = [env("CSP_REPORT_URI")]
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": _csp_directives}
 
 MESSAGE_TAGS = {40: "error"}
 

@@ -51,3 +51,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("partners.urls")),
     path("", include("notifications.urls")),
 ]
+
+# A database that cannot be reached answers 503 "try again in a moment", not the generic 400 or 500 page.
+handler400 = "config.errors.bad_request"
+handler500 = "config.errors.server_error"

@@ -24,7 +24,7 @@ from django.utils.html import escape
 
 
 def _marker(name: str) -> str:
-    return "parley-" + salted_hmac("messaging.views.page-marker", name).hexdigest()[:32]
+    return "parley-" + salted_hmac("messaging.pages.marker", name).hexdigest()[:32]
 
 
 CSRF_MARKER = _marker("csrf-token")

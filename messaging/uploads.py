@@ -1,7 +1,11 @@
 """What an attachment must pass, on upload and later on inbound email: size, name and content."""
 
+import contextlib
+import io
+import struct
 import unicodedata
 import zipfile
+import zlib
 from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
@@ -74,6 +78,14 @@ MAX_NAME_LENGTH = 255
 # An archive that would unpack to more than this (or this many times its size) is a "ZIP bomb".
 MAX_UNPACKED_SIZE = 1024 * 1024 * 1024
 MAX_UNPACK_RATIO = 200
+# Archives inside archives are opened to count what they hold (42.zip nests five levels): this deep, this
+# much read in all, and this many entries looked at; past any of these an archive cannot be checked.
+MAX_ARCHIVE_DEPTH = 3
+MAX_INNER_READ = 64 * 1024 * 1024
+MAX_ARCHIVE_ENTRIES = 10_000
+# An image is decoded by whoever opens it: past this many pixels (Pillow's DecompressionBombError threshold,
+# rounded) a small file becomes gigabytes of memory.
+MAX_IMAGE_PIXELS = 180_000_000
 
 
 def clean_file_name(name: str) -> str:
@@ -95,18 +107,109 @@ def clean_file_name(name: str) -> str:
     return name
 
 
+class _Unreadable(Exception):
+    """An archive that cannot be checked (too deep, too many entries, too much to read)."""
+
+
+def _inner_archive(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, *, depth: int, budget: list[int]):
+    """The entry's bytes if it is a ZIP itself (read within `budget`), else None; its first bytes tell."""
+    if entry.file_size < 22 or entry.flag_bits & 0x1:  # the smallest ZIP; encrypted entries stay closed
+        return None
+    try:
+        with archive.open(entry) as inner:
+            if inner.read(4) != b"PK\x03\x04":
+                return None
+            if depth >= MAX_ARCHIVE_DEPTH or entry.file_size > budget[0]:
+                raise _Unreadable
+            budget[0] -= entry.file_size
+            return b"PK\x03\x04" + inner.read(entry.file_size - 4)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error):
+        return None  # an entry we cannot read is counted by the size it claims
+
+
+def _unpacked_size(source, *, depth: int, budget: list[int]) -> int:
+    """What an archive's entries claim they unpack to, an archive inside counted by what it holds in turn.
+    Reads the directory and the first bytes of each entry (an inner archive whole, within `budget`)."""
+    with zipfile.ZipFile(source) as archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ARCHIVE_ENTRIES:
+            raise _Unreadable
+        total = 0
+        for entry in entries:
+            size = entry.file_size
+            data = _inner_archive(archive, entry, depth=depth, budget=budget)
+            if data is not None:
+                with contextlib.suppress(zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
+                    size = max(size, _unpacked_size(io.BytesIO(data), depth=depth + 1, budget=budget))
+            total += size
+            if total > MAX_UNPACKED_SIZE:
+                break
+    return total
+
+
 def _is_archive_bomb(upload: UploadedFile) -> bool:
-    """Reads the ZIP directory only (nothing is unpacked): what the entries claim they expand to."""
+    """Any file that is also a ZIP (a PDF or an image with one appended counts): what its entries claim they
+    expand to, archives inside included; one that cannot be checked counts as a bomb. Nothing is written."""
     upload.seek(0)
     try:
-        with zipfile.ZipFile(upload) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        if not zipfile.is_zipfile(upload):
+            return False
+        unpacked = _unpacked_size(upload, depth=1, budget=[MAX_INNER_READ])
+    except _Unreadable:
+        return True
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, EOFError):
         return False  # not a readable archive: stored as the bytes it is, never opened by us
     finally:
         upload.seek(0)
-    unpacked = sum(entry.file_size for entry in entries)
     return unpacked > MAX_UNPACKED_SIZE or unpacked > MAX_UNPACK_RATIO * max(upload.size, 1)
+
+
+# JPEG frame headers (SOF0-SOF15 but DHT, JPG and DAC), which carry the image's height and width.
+_JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(upload: UploadedFile) -> tuple[int, int] | None:
+    """Walks the segment headers (a few bytes each) to the frame header."""
+    upload.seek(2)
+    for _segment in range(1000):
+        marker = upload.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        if marker[1] in _JPEG_FRAMES:
+            frame = upload.read(5)
+            if len(frame) < 5:
+                return None
+            height, width = struct.unpack(">HH", frame[1:5])
+            return width, height
+        upload.seek(struct.unpack(">H", marker[2:4])[0] - 2, io.SEEK_CUR)
+    return None
+
+
+def _image_size(upload: UploadedFile, head: bytes) -> tuple[int, int] | None:
+    """The width and height an image declares (PNG, GIF, JPEG, WebP, BMP), read from its header only."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return struct.unpack("<HH", head[6:10])
+    if head.startswith(b"BM") and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(width), abs(height)
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        chunk = head[12:16]
+        if chunk == b"VP8X":
+            return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+        if chunk == b"VP8L":
+            bits = int.from_bytes(head[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+        if chunk == b"VP8 ":
+            width, height = struct.unpack("<HH", head[26:30])
+            return width & 0x3FFF, height & 0x3FFF
+    if head.startswith(b"\xff\xd8\xff"):
+        try:
+            return _jpeg_size(upload)
+        finally:
+            upload.seek(0)
+    return None
 
 
 def check_upload(upload: UploadedFile) -> str:
@@ -120,16 +223,25 @@ def check_upload(upload: UploadedFile) -> str:
     if extension in EXECUTABLE_EXTENSIONS:
         raise ValidationError(_("%(name)s is a program; programs cannot be sent.") % {"name": name})
     upload.seek(0)
-    head = upload.read(8)
+    head = upload.read(32)
     upload.seek(0)
     if head.startswith(EXECUTABLE_MAGIC):
         raise ValidationError(
             _("%(name)s contains a program, whatever its name says; programs cannot be sent.")
             % {"name": name}
         )
-    if head.startswith(b"PK\x03\x04") and _is_archive_bomb(upload):
+    if _is_archive_bomb(upload):
         raise ValidationError(
             _("%(name)s is an archive that unpacks to far more than its size; it cannot be sent.")
             % {"name": name}
+        )
+    size = _image_size(upload, head)
+    if size and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ValidationError(
+            _(
+                "%(name)s is an image of %(width)d by %(height)d pixels; images of up to %(max)d megapixels "
+                "can be sent."
+            )
+            % {"name": name, "width": size[0], "height": size[1], "max": MAX_IMAGE_PIXELS // 1_000_000}
         )
     return name

@@ -3,7 +3,6 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -74,7 +73,8 @@ def inbox(request):
     )
 
     def list_html() -> str:
-        return mark_safe(cached(fragment_key(*rows), conversation_list))  # noqa: S308 - escaped by our template
+        # render_to_string's SafeString stays one through the cache (pickled with its type): no mark_safe.
+        return cached(fragment_key(*rows), conversation_list)
 
     if request.htmx and request.htmx.target == "conversation-list":
         return HttpResponse(list_html())
@@ -185,7 +185,7 @@ def conversation(request, conversation_id: int):
         thread, earlier = selectors.conversation_page(conversation=conversation, before_id=before_id)
         html = render_to_string("messaging/conversation.html#thread-messages", {"thread": thread}, request)
         return {
-            "html": str(html),
+            "html": html,  # a SafeString, pickled as one: the page needs no mark_safe
             "last_id": thread[-1].pk if thread else 0,
             "earlier_id": thread[0].pk if earlier and thread else None,
         }
@@ -193,7 +193,7 @@ def conversation(request, conversation_id: int):
     # Messages never change once sent: a page of them is known by the conversation's message count and
     # last message (and names, by the fragments' generation). Two queries and the rendering saved on a hit.
     messages_shown = (
-        "thread",
+        "thread-html",  # renamed when its html became a SafeString: entries cached before are never read
         conversation.pk,
         conversation.message_count,
         conversation.last_message_at,
@@ -208,7 +208,7 @@ def conversation(request, conversation_id: int):
         context = {
             "conversation": conversation,
             "counterpart": counterpart,
-            "thread_html": mark_safe(thread["html"]),  # noqa: S308 - rendered by our template, escaped there
+            "thread_html": thread["html"],
             "last_id": thread["last_id"],
             "earlier_id": thread["earlier_id"],
             "older_page": before_id is not None,
@@ -333,7 +333,9 @@ def attachment_download(request, attachment_id: int):
     attachment = selectors.access_attachment(
         organization=request.organization, user=request.user, id=attachment_id
     )
-    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+    # Whatever an older row holds, the header carries no line break, control or direction character.
+    filename = "".join(ch for ch in attachment.name if ch.isprintable()) or _("file")
+    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=filename)
     # Always a download, never rendered: the browser must not guess a type and run it.
     response["Content-Type"] = "application/octet-stream"
     response["X-Content-Type-Options"] = "nosniff"

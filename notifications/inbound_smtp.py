@@ -45,6 +45,11 @@ class ReplyHandler:
             status = await sync_to_async(_receive, thread_sensitive=False)(
                 envelope.original_content or envelope.content, list(envelope.rcpt_tos)
             )
+        except services.InboundDeferred as deferred:
+            if deferred.reason == "unavailable":
+                return "451 4.3.0 Try again later"
+            # 4.7.1: refused for now by policy; the sender's server keeps the message and tries again.
+            return f"451 4.7.1 Too many replies in a short time, try again in {deferred.retry_after} seconds"
         except DatabaseError:
             logger.exception("inbound SMTP: database unavailable, message deferred")
             return "451 4.3.0 Try again later"

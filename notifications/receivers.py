@@ -32,4 +32,16 @@ def receive_reply(sender, event, esp_name, **kwargs) -> None:
     """A reply by email from the provider's webhook. A database error answers 500, so the provider retries."""
     message = event.message
     recipients = [message.envelope_recipient] if message.envelope_recipient else []
-    services.inbound_email_receive(raw=message.as_bytes(), recipients=recipients)
+    services.inbound_email_receive(raw=_raw_email(event), recipients=recipients)
+
+
+def _raw_email(event) -> bytes:
+    """The email as the provider received it, when it sends that (Postmark's RawEmail): written out again from
+    the parsed message, one nested a few hundred parts deep passes Python's recursion limit."""
+    raw = event.esp_event.get("RawEmail") if isinstance(event.esp_event, dict) else None
+    if isinstance(raw, str) and raw:
+        return raw.encode("utf-8", errors="replace")
+    try:
+        return event.message.as_bytes()
+    except RecursionError:
+        return b""  # refused as unreadable

@@ -1,4 +1,3 @@
-from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from django.urls import path
 
 from . import views
@@ -10,5 +9,5 @@ urlpatterns = [
     path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     # Replies by email from a provider (django-anymail's views, basic auth with ANYMAIL_WEBHOOK_SECRET);
     # receivers.receive_reply hands each message to services.inbound_email_receive.
-    path("notifications/inbound/postmark/", PostmarkInboundWebhookView.as_view(), name="inbound_postmark"),
+    path("notifications/inbound/postmark/", views.PostmarkInbound.as_view(), name="inbound_postmark"),
 ]

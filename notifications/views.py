@@ -1,5 +1,8 @@
+from anymail.inbound import AnymailInboundMessage
+from anymail.signals import AnymailInboundEvent, EventType
+from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -44,3 +47,36 @@ def unsubscribe(request, token: str):
         if not done:
             raise Http404
     return render(request, "notifications/unsubscribe.html", {"done": done, "topic": topic})
+
+
+class PostmarkInbound(PostmarkInboundWebhookView):
+    """Postmark's inbound webhook (django-anymail). An email anymail cannot make a message of (nested deeper
+    than Python's parser follows, a line break in a name) is handed on unparsed, to be refused like any
+    unreadable email, instead of answering 500: the provider would send it again for hours. A reply deferred
+    by its limit answers 429 with Retry-After (503 when the counter is down): Postmark tries again after 1,
+    5, then every 10 minutes... for about ten hours."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except services.InboundDeferred as deferred:
+            return HttpResponse(
+                f"Deferred, try again in {deferred.retry_after} seconds: nothing was saved.\n",
+                status=503 if deferred.reason == "unavailable" else 429,
+                content_type="text/plain",
+                headers={"Retry-After": str(deferred.retry_after)},
+            )
+
+    def esp_to_anymail_event(self, esp_event):
+        try:
+            return super().esp_to_anymail_event(esp_event)
+        except (RecursionError, ValueError):
+            message = AnymailInboundMessage()
+            message.envelope_recipient = esp_event.get("OriginalRecipient")
+            return AnymailInboundEvent(
+                event_type=EventType.INBOUND,
+                timestamp=None,
+                event_id=esp_event.get("MessageID"),
+                esp_event=esp_event,
+                message=message,
+            )

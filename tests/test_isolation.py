@@ -165,11 +165,16 @@ ORG_URLS: dict[str, OrgUrl] = {
     "messaging:compose": OrgUrl(),
     "messaging:badge": OrgUrl(),
     "messaging:upgrade": OrgUrl(kind="supplier"),
-    "messaging:conversation": OrgUrl(objects=lambda w: {"conversation_id": w.conversation.pk}),
+    "messaging:conversation": OrgUrl(
+        objects=lambda w: {"conversation_id": w.conversation.pk}, member_post=lambda w: {"body": "Hijacked"}
+    ),
     "messaging:conversation_live": OrgUrl(
         objects=lambda w: {"conversation_id": w.conversation.pk}, ok=(200, 204)
     ),
-    "messaging:document_messages": OrgUrl(objects=lambda w: {"document_id": w.victim_document.pk}),
+    "messaging:document_messages": OrgUrl(
+        objects=lambda w: {"document_id": w.victim_document.pk},
+        member_post=lambda w: {"subject": "Hijacked", "body": "Hijacked"},
+    ),
     "messaging:attachment": OrgUrl(objects=lambda w: {"attachment_id": w.attachment.pk}),
     # Partners: Services (administrators edit), Messages, Manage tags (any member)
     "partners:services": OrgUrl(kind="partner"),
@@ -606,6 +611,79 @@ def test_htmx_requests_of_an_outsider_get_the_same_404(client, world, name):
             missing = _request(client, name, _url(name, own_slug, _missing(kwargs)), **headers)
             assert theirs.status_code == missing.status_code == 404, own_slug
             assert _normalized(theirs) == _normalized(missing)
+
+
+@pytest.mark.parametrize("name", sorted(ORG_URLS))
+def test_anonymous_htmx_requests_are_sent_to_sign_in(client, world, name):
+    """An htmx request without a session gets the same redirect as a page, and nothing of the region."""
+    case = ORG_URLS[name]
+    url = _url(name, world.side(case.kind).organization.slug, case.objects(world))
+    headers = {"HX-Request": "true", "HX-Target": HTMX_TARGETS.get(name, "main"), "HX-Current-URL": "/"}
+    for method in ("get", "post"):
+        response = getattr(client, method)(url, headers=headers)
+        assert response.status_code == 302, (method, url)
+        assert response.url.startswith(reverse("login")) and not response.content
+
+
+# Tables an outsider's request could write to: every model of the project's own apps.
+OWN_APPS = ("tenants", "documents", "connections", "messaging", "partners", "notifications")
+
+
+def _database() -> dict[str, list]:
+    """Every row of the project's tables (the world is small): any write by a refused request shows."""
+    from django.apps import apps
+
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values_list())
+        for app in OWN_APPS
+        for model in apps.get_app_config(app).get_models()
+    }
+
+
+def _form(world, case) -> dict:
+    """The form the page's rightful user would send: an administrator's, else a member's."""
+    if case.admin_post is not None:
+        return case.admin_post
+    return case.member_post(world) if case.member_post else {}
+
+
+# Pages that name objects and take a form.
+FORM_URLS = sorted(
+    name
+    for name, case in ORG_URLS.items()
+    if (case.admin_post is not None or case.member_post is not None) and case.objects is not OrgUrl().objects
+)
+
+
+@pytest.mark.parametrize("name", FORM_URLS)
+def test_an_outsiders_form_naming_the_victims_objects_gets_404_and_saves_nothing(client, world, name):
+    """The form of a page posted by an outsider under their own organization, naming the victim's objects
+    (ids in the path, the page's own fields in the body), as a page and as htmx: the 404 of a missing
+    object, and not a row written or changed anywhere."""
+    case = ORG_URLS[name]
+    kwargs = case.objects(world)
+    outsiders = [("outsider", world.outsider)]
+    if name.startswith("partners:"):
+        outsiders += [
+            ("outsider-partner", world.outsider_partner),
+            ("outsider-merchant", world.outsider_merchant),
+        ]
+    before = _database()
+    for own_slug, user in outsiders:
+        if name == "partners:contact" and own_slug == "outsider-merchant":
+            continue  # a published service is every merchant's to contact (see above)
+        client.force_login(user)
+        for headers in ({}, {"HX-Request": "true", "HX-Target": HTMX_TARGETS.get(name, "main")}):
+            theirs = client.post(_url(name, own_slug, kwargs), _form(world, case), headers=headers)
+            missing = client.post(_url(name, own_slug, _missing(kwargs)), _form(world, case), headers=headers)
+            assert theirs.status_code == missing.status_code == 404, (own_slug, headers)
+            assert _normalized(theirs) == _normalized(missing)
+    client.logout()
+    after = _database()
+    # Signing in writes the session and last_login; nothing else may differ.
+    for label in ("tenants.User",):
+        before.pop(label), after.pop(label)
+    assert after == before
 
 
 @pytest.mark.parametrize("name", sorted(ORG_URLS))

@@ -2,7 +2,13 @@
 
 from .connections import connection_request_emails_queue
 from .digest import digest_key, digest_window, digests_send
-from .inbound import InboundResult, inbound_email_receive, refusal_notice_queue, reply_address_accepts
+from .inbound import (
+    InboundDeferred,
+    InboundResult,
+    inbound_email_receive,
+    refusal_notice_queue,
+    reply_address_accepts,
+)
 from .messages import (
     conversation_path,
     conversation_thread,
@@ -31,6 +37,7 @@ from .tokens import reply_address, reply_token_find, reply_tokens_issue, reply_t
 
 __all__ = [
     "BACKOFF_MINUTES",
+    "InboundDeferred",
     "InboundResult",
     "absolute",
     "connection_request_emails_queue",

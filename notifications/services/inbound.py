@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from messaging import services as messaging_services
-from messaging.models import MAX_ATTACHMENTS, Conversation, Message, Participant
-from tenants.models import Membership, Organization, User
+from messaging.models import MAX_ATTACHMENTS, Message, Participant
+from messaging.uploads import clean_file_name
+from tenants import limits
+from tenants.models import Membership, User
 
 from ..models import InboundEmail, OutgoingEmail, ReplyToken
 from .messages import conversation_path, conversation_thread, language_of
@@ -35,7 +36,7 @@ from .outbox import absolute, email_queue
 from .tokens import reply_tokens_revoke, token_hash, tokens_in
 
 if TYPE_CHECKING:
-    from ..extract import Extracted
+    from ..extract import Extracted, InboundFile
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,16 @@ class InboundResult:
     reason: str = ""
     message: Message | None = None
     record: InboundEmail | None = None
+
+
+class InboundDeferred(Exception):
+    """Too many replies to one reply address, or by one person, in a short time (`reason` "address" or
+    "person"), or the counter could not be reached ("unavailable"): nothing was read further or saved, and the
+    caller asks the sender's mail server to try again in `retry_after` seconds (451, 429, exit 75)."""
+
+    def __init__(self, reason: str, retry_after: int):
+        super().__init__(f"{reason}: try again in {retry_after} s")
+        self.reason, self.retry_after = reason, retry_after
 
 
 class _ReadPolicy(email.policy.Compat32):
@@ -110,7 +121,11 @@ def _headers(message: EmailMessage, name: str) -> list[str]:
 
 
 def _address(value: str) -> str:
-    return email.utils.parseaddr(value)[1].strip().lower()
+    """The one address a From header names, or "" when it names none or several. "victim@example.com
+    <attacker@example.net>" is two addresses to getaddresses, though parseaddr reads only the victim's
+    (CVE-2023-27043): it speaks for no one."""
+    addresses = [address for _name, address in email.utils.getaddresses([value]) if address]
+    return addresses[0].strip().lower() if len(addresses) == 1 else ""
 
 
 def is_automatic(message: EmailMessage, sender: str) -> bool:
@@ -139,81 +154,50 @@ def _message_id(message: EmailMessage) -> str | None:
     return value[:300] or None
 
 
-@functools.lru_cache(maxsize=64)
-def _columns(db: BaseDatabaseWrapper, model: type[models.Model], alias: str) -> tuple[list[str], str, list]:
-    """A model's column attribute names, the SQL selecting them from `alias`, and the converters the ORM
-    applies to each value read (JSON, SQLite's dates...), as (position, converters, column); once per
-    connection (a connection's converters are its own)."""
-    quote = db.ops.quote_name
-    fields = model._meta.concrete_fields
-    converters = []
-    for position, field in enumerate(fields):
-        column = field.get_col(alias)
-        found = [*db.ops.get_db_converters(column), *column.get_db_converters(db)]
-        if found:
-            converters.append((position, found, column))
-    select = ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
-    return [field.attname for field in fields], select, converters
+@functools.cache
+def _live_tokens() -> models.QuerySet[ReplyToken]:
+    """Live reply addresses with what a reply needs joined in: the user, organization and conversation, the
+    user's membership of the organization (`membership`), and whether the organization still takes part in
+    the conversation (`taking_part`). Built once per process (building it cost a quarter of the lookup,
+    bench: replies by email); each lookup filters a copy, so this one is never evaluated."""
+    return (
+        ReplyToken.objects.filter(revoked_at__isnull=True)
+        .annotate(
+            # Joined on the user and the token's organization: one membership at most (membership_unique).
+            membership=models.FilteredRelation(
+                "user__memberships",
+                condition=models.Q(user__memberships__organization=models.F("organization")),
+            ),
+            taking_part=models.Exists(
+                Participant.objects.filter(
+                    conversation=models.OuterRef("conversation"), organization=models.OuterRef("organization")
+                )
+            ),
+        )
+        .select_related("user", "organization", "conversation", "membership")
+    )
 
 
 def _reply_tokens(tokens: list[str], *, raw_sha256: str, message_id: str | None) -> list[ReplyToken]:
-    """The live rows of these tokens, in the order given, with everything a reply needs in one query: the
-    user, organization and conversation, the user's membership of the organization (`membership`, None if
-    gone), whether the organization still takes part in the conversation (`taking_part`), and whether this
-    email was recorded before (`delivered`). Written out: the ORM's compiling of the same query cost more
-    than the three queries it replaced (bench: replies by email)."""
+    """The live rows of these tokens, in the order given, with everything a reply needs in one query (see
+    _live_tokens; `membership` is None when gone), and whether this email was recorded before
+    (`delivered`)."""
     if not tokens:
         return []
     hashes = [token_hash(token) for token in tokens]
-    parts = [
-        (ReplyToken, "t"),
-        (User, "u"),
-        (Organization, "o"),
-        (Conversation, "c"),
-        (Membership, "m"),
-    ]
-    db = connections[DEFAULT_DB_ALIAS]
-    quote = db.ops.quote_name
-    columns = [_columns(db, model, alias) for model, alias in parts]
-    table = {model: quote(model._meta.db_table) for model, _alias in parts}
-    table.update({model: quote(model._meta.db_table) for model in (Participant, InboundEmail)})
-    seen = "i.raw_sha256 = %s" + (" OR i.header_message_id = %s" if message_id else "")
-    sql = (
-        f"SELECT {', '.join(select for _names, select, _converters in columns)},"  # noqa: S608 - table and column names only
-        f" EXISTS (SELECT 1 FROM {table[Participant]} p"
-        " WHERE p.conversation_id = t.conversation_id AND p.organization_id = t.organization_id),"
-        f" EXISTS (SELECT 1 FROM {table[InboundEmail]} i WHERE {seen})"
-        f" FROM {table[ReplyToken]} t"
-        f" JOIN {table[User]} u ON u.id = t.user_id"
-        f" JOIN {table[Organization]} o ON o.id = t.organization_id"
-        f" JOIN {table[Conversation]} c ON c.id = t.conversation_id"
-        f" LEFT JOIN {table[Membership]} m ON m.user_id = t.user_id AND m.organization_id = t.organization_id"
-        f" WHERE t.token_hash IN ({', '.join(['%s'] * len(hashes))}) AND t.revoked_at IS NULL"
+    seen = models.Q(raw_sha256=raw_sha256)
+    if message_id:
+        seen |= models.Q(header_message_id=message_id)
+    rows = list(
+        _live_tokens()
+        .filter(token_hash__in=hashes)
+        .annotate(delivered=models.Exists(InboundEmail.objects.filter(seen)))
     )
-    params = [raw_sha256, *([message_id] if message_id else []), *hashes]
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
-    rows = []
-    for values in fetched:
-        values = list(values)
-        loaded = []
-        for (model, _alias), (names, _select, converters) in zip(parts, columns, strict=True):
-            chunk, values = values[: len(names)], values[len(names) :]
-            if chunk[0] is None:  # no membership
-                loaded.append(None)
-                continue
-            for position, functions, column in converters:
-                for function in functions:
-                    chunk[position] = function(chunk[position], column, db)
-            loaded.append(model.from_db(db.alias, names, chunk))
-        token, user, organization, conversation, membership = loaded
-        token.user, token.organization, token.conversation = user, organization, conversation
-        if membership is not None:
-            membership.user, membership.organization = user, organization
-        token.membership = membership
-        token.taking_part, token.delivered = bool(values[0]), bool(values[1])
-        rows.append(token)
+    for row in rows:
+        # A missing membership leaves no attribute behind; a found one gets what message_post reads from it.
+        row.membership = getattr(row, "membership", None)
+        if row.membership is not None:
+            row.membership.user, row.membership.organization = row.user, row.organization
     order = {digest: index for index, digest in enumerate(hashes)}
     return sorted(rows, key=lambda row: order[row.token_hash])
 
@@ -244,12 +228,19 @@ def _has_access(token: ReplyToken) -> Membership | None:
     return token.membership
 
 
+def _emailed_upload(item: "InboundFile") -> SimpleUploadedFile:
+    """An emailed file as an upload, its name checked first: a name of dots only (".", "..") makes Django's
+    file classes raise SuspiciousFileOperation, which must cost the reply that file, not the whole reply."""
+    name = item.name or _("file")
+    clean_file_name(name)
+    return SimpleUploadedFile(name, item.data, item.content_type or "")
+
+
 def _files(extracted: "Extracted") -> tuple[list[messaging_services.Upload], list[str]]:
     """The reply's files that pass the upload checks, and a note for each one left out."""
     uploads: list[messaging_services.Upload] = []
     notes: list[str] = []
     for item in extracted.attachments:
-        upload = SimpleUploadedFile(item.name or _("file"), item.data, item.content_type or "")
         if len(uploads) >= MAX_ATTACHMENTS:
             notes.append(
                 _("%(name)s was not attached: a message can have at most %(max)d files.")
@@ -257,7 +248,7 @@ def _files(extracted: "Extracted") -> tuple[list[messaging_services.Upload], lis
             )
             continue
         try:
-            uploads.append(messaging_services.prepare_uploads([upload])[0])
+            uploads.append(messaging_services.prepare_uploads([_emailed_upload(item)])[0])
         except ValidationError as error:
             notes.append(_("A file was not attached: %(reason)s") % {"reason": " ".join(error.messages)})
     return uploads, notes
@@ -300,6 +291,16 @@ def refusal_notice_queue(
     )
 
 
+def _count(action: str, key: str, reason: str) -> None:
+    """One more reply counted against `action`'s rate for `key`; InboundDeferred past it."""
+    try:
+        wait = limits.limit_for(action, key=key)
+    except Exception as error:  # the cache is down: the email waits at its sender's server, never uncounted
+        raise InboundDeferred("unavailable", 60) from error
+    if wait:
+        raise InboundDeferred(reason, wait)
+
+
 class _Duplicate(Exception):
     """Raised inside the transaction when the email turns out to be recorded already: all of it rolls back."""
 
@@ -313,7 +314,9 @@ def inbound_email_receive(*, raw: bytes, recipients: list[str] | None = None) ->
     not the address's user (told to the user's own address), lost access, an empty reply, an email over
     INBOUND_MAX_BYTES, and whatever the web refuses (closed or blocked conversation, Standard tier, messaging
     off). A second delivery (same Message-ID, or same bytes without one) is a duplicate and changes nothing.
-    Database errors propagate, so the caller can ask the mail server to try again later."""
+    Deferred (InboundDeferred, nothing saved, so the mail server's later try is no duplicate): more than
+    RATE_LIMITS["inbound"] to one live reply address, or a person past their RATE_LIMITS["send"] (shared with
+    the web). Database errors propagate, so the caller can ask the mail server to try again later."""
     raw_sha256 = hashlib.sha256(raw).hexdigest()
     too_large = len(raw) > settings.INBOUND_MAX_BYTES
     try:
@@ -353,6 +356,15 @@ def inbound_email_receive(*, raw: bytes, recipients: list[str] | None = None) ->
             "inbound email %s from %s: duplicate delivery, ignored", message_id or raw_sha256[:12], sender
         )
         return InboundResult(status="duplicate")
+    except InboundDeferred as deferred:
+        logger.warning(
+            "inbound email %s from %s: deferred, %s",
+            message_id or raw_sha256[:12],
+            sender,
+            deferred,
+            exc_info=deferred.reason == "unavailable",
+        )
+        raise
     logger.info(
         "inbound email %s from %s: %s%s",
         record.header_message_id or record.raw_sha256[:12],
@@ -382,6 +394,9 @@ def _process(
     )
     if delivered:
         raise _Duplicate
+    live = token or other
+    if live is not None:  # counted for a live address only: an unknown token takes no one's budget
+        _count("inbound", live.token_hash, "address")
     if token is None and other is not None:
         # A colleague replying to a forwarded notification, or a forged From: told to the address's user.
         record.token = other
@@ -415,6 +430,7 @@ def _process(
     if too_large:
         refusal_notice_queue(reason="too_large", **notice)
         return _finish(record, InboundEmail.Status.REFUSED, "too_large")
+    _count("send", str(user.pk), "person")  # what the person sends counts the same by email or on the web
     from ..extract import reply_extract
 
     extracted = reply_extract(message)

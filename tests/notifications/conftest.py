@@ -1,15 +1,3 @@
-import pytest
+from tests.workers import broker, in_process_worker, workers  # noqa: F401
 
-from .smtp import SmtpServer
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server on loopback, and the app sending to it over SMTP."""
-    with SmtpServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = server.port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 10
-        yield server
+from .smtp import smtp_server  # noqa: F401

@@ -3,7 +3,8 @@
 Postfix, for example: `reply unix - n n - - pipe user=parley argv=/app/manage.py receive_email
 --recipient ${recipient}`. The exit code follows sysexits.h, which mail servers understand: 0 handled
 (posted, refused with a notice, ignored or a duplicate), 65 unreadable, 75 try again later (the database
-is down), 70 anything else (the mail server bounces it)."""
+is down, or too many replies to the address in a short time: nothing was saved), 70 anything else (the mail
+server bounces it)."""
 
 import sys
 
@@ -25,6 +26,10 @@ class Command(BaseCommand):
         raw = sys.stdin.buffer.read()
         try:
             result = services.inbound_email_receive(raw=raw, recipients=recipient)
+        except services.InboundDeferred as deferred:
+            what = "the counter is unavailable" if deferred.reason == "unavailable" else "too many replies"
+            self.stderr.write(f"deferred, try again in {deferred.retry_after} seconds: {what}")
+            sys.exit(EX_TEMPFAIL)
         except (OperationalError, InterfaceError) as error:
             self.stderr.write(f"temporary failure, try again later: {error}")
             sys.exit(EX_TEMPFAIL)
