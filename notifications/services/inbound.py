@@ -295,7 +295,9 @@ def _count(action: str, key: str, reason: str) -> None:
     """One more reply counted against `action`'s rate for `key`; InboundDeferred past it."""
     try:
         wait = limits.limit_for(action, key=key)
-    except Exception as error:  # the cache is down: the email waits at its sender's server, never uncounted
+    # The production cache (config.cache) counts nothing while Redis is away, as the web (fail open); a
+    # cache that raises instead makes the email wait at its sender's server rather than go uncounted.
+    except Exception as error:
         raise InboundDeferred("unavailable", 60) from error
     if wait:
         raise InboundDeferred(reason, wait)

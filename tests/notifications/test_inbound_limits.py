@@ -151,6 +151,29 @@ class TestService:
         assert "try again" in capsys.readouterr().err
         nothing_saved_of("Yes, Monday works.", records_before=0)
 
+    def test_with_the_production_cache_a_redis_away_counts_nothing_and_the_reply_is_posted(
+        self, settings, talking, supplier_admin, monkeypatch, capsys
+    ):
+        address = reply_to(supplier_admin)
+        # config.cache on a Redis port where nothing listens: as on the web, nobody is refused for it.
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "config.cache.ResilientRedisCache",
+                "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+                "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+            }
+        }
+        settings.RATE_LIMITS = {**settings.RATE_LIMITS, "inbound": "1/m"}
+        monkeypatch.setattr("config.cache.ResilientRedisCache.paused_until", 0.0)
+        for text in ("Yes, Monday works.", "And Tuesday too."):
+            monkeypatch.setattr(
+                sys, "stdin", io.TextIOWrapper(io.BytesIO(reply(supplier_admin, to=address, text=text)))
+            )
+            with pytest.raises(SystemExit) as exit_code:
+                call_command("receive_email", "--recipient", address)
+            assert exit_code.value.code == 0, capsys.readouterr().err
+            assert Message.objects.filter(body__startswith=text[:10]).count() == 1
+
 
 class TestPipe:
     def receive(self, raw: bytes, address: str, monkeypatch, capsys) -> tuple[int, str, str]:
