@@ -5,8 +5,8 @@ from playwright.sync_api import expect
 
 from connections.models import ConnectionRequest
 from tenants.models import Membership
+from tests.e2e import helpers
 from tests.factories import (
-    PASSWORD,
     BuyerFactory,
     MembershipFactory,
     SupplierFactory,
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def sign_in(page, email):
     page.context.clear_cookies()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("main").get_by_role("button", name="Sign in").click()
+    helpers.sign_in(page, email)
 
 
 def test_suggestion_and_search_flows_then_the_customer_answers(page):

@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from connections.models import ConnectionRequest
 from tenants.models import Membership
+from tests.e2e import helpers
 from tests.factories import (
-    PASSWORD,
     BuyerFactory,
     ConnectionFactory,
     DocumentFactory,
@@ -69,10 +69,7 @@ class Watch:
 
     def sign_in(self, email):
         page = self.page()
-        page.goto("/accounts/login/")
-        page.get_by_label("Email address").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("main").get_by_role("button", name="Sign in").click()
+        helpers.sign_in(page, email)
         expect(page).not_to_have_url(re.compile("/accounts/login/"))
         return page
 

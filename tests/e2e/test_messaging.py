@@ -5,8 +5,8 @@ from playwright.sync_api import expect
 
 from messaging.models import Conversation
 from tenants.models import Membership
+from tests.e2e import helpers
 from tests.factories import (
-    PASSWORD,
     BuyerFactory,
     ConnectionFactory,
     DocumentFactory,
@@ -23,10 +23,7 @@ def signed_in_page(browser, live_server, email):
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     context.set_default_timeout(10_000)
     page = context.new_page()
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("main").get_by_role("button", name="Sign in").click()
+    helpers.sign_in(page, email)
     return page
 
 

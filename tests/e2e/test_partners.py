@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from partners import services
 from tenants.models import Membership
+from tests.e2e import helpers
 from tests.factories import (
-    PASSWORD,
     MembershipFactory,
     MerchantFactory,
     PartnerFactory,
@@ -37,10 +37,7 @@ def sign_in(browser, live_server):
         contexts.append(context)
         context.set_default_timeout(10_000)
         page = context.new_page()
-        page.goto("/accounts/login/")
-        page.get_by_label("Email address").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("main").get_by_role("button", name="Sign in").click()
+        helpers.sign_in(page, email)
         expect(page).not_to_have_url(re.compile("/accounts/login/"))
         return page
 
