@@ -233,6 +233,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(minute=0),
     },
+    "delete-orphaned-attachments": {
+        "task": "messaging.tasks.delete_orphaned_attachments",
+        "schedule": crontab(minute=30, hour=3),
+    },
 }
 
 # Authentication: email is the username; django-axes throttles failed logins per username and IP.

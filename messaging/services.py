@@ -1,11 +1,14 @@
 """Every write to conversations, messages, attachments and read state."""
 
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
@@ -27,6 +30,8 @@ from .models import (
 from .policy import can_send
 from .signals import message_posted, message_saved
 from .uploads import check_upload
+
+logger = logging.getLogger(__name__)
 
 
 class MessagingRefused(Exception):
@@ -70,6 +75,7 @@ def _post(
     source: str,
     client_token: uuid.UUID | None,
     quoted: str = "",
+    stored: list[str],
 ) -> Message:
     now = timezone.now()
     message = Message.objects.create(
@@ -87,14 +93,17 @@ def _post(
         ),
     )
     for upload in uploads:
-        # Saved through the storage backend from the upload's temporary file, chunk by chunk.
-        Attachment.objects.create(
+        attachment = Attachment(
             message=message,
-            file=upload.file,
             name=upload.name,
             size=upload.file.size,
             content_type=(upload.file.content_type or "application/octet-stream")[:100],
         )
+        # Saved through the storage backend from the upload's temporary file, chunk by chunk; the stored name
+        # is noted before the INSERT, so a failure from here on can delete the file again (_post_saving).
+        attachment.file.save(upload.file.name, upload.file, save=False)
+        stored.append(attachment.file.name)
+        attachment.save(force_insert=True)
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=now, last_message_snippet=body[:200], message_count=F("message_count") + 1
     )
@@ -113,18 +122,35 @@ def _post(
     return message
 
 
+def _post_saving(**post) -> Message:
+    """_post in a savepoint; when it fails, the files it stored are deleted, as no row will name them."""
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            return _post(**post, stored=stored)
+    except BaseException:
+        _files_delete(stored)
+        raise
+
+
+def _files_delete(names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:  # the error being raised matters more; attachment_orphans_delete takes it later
+            logger.warning("Could not delete the stored file %s of a failed post", name, exc_info=True)
+
+
 def _post_once(**post) -> Message:
     """_post, unless the same form (client_token) was posted at the same moment: then the message it wrote."""
     try:
-        with transaction.atomic():
-            return _post(**post)
+        return _post_saving(**post)
     except IntegrityError:
         existing, token = _sent_before(post["client_token"], post["actor"])
         if existing is not None:
             return existing
         if token is None and post["client_token"] is not None:  # another person's token: post without it
-            with transaction.atomic():
-                return _post(**{**post, "client_token": None})
+            return _post_saving(**{**post, "client_token": None})
         raise
 
 
@@ -289,3 +315,61 @@ def conversation_mark_read(*, user: User, conversation: Conversation, unread: in
         ReadState.objects.filter(user=user, conversation=conversation).update(
             unread_count=0, last_read_at=now, updated_at=now
         )
+
+
+# Where attachment_path stores every attachment (attachments/<year>/<month>/<uuid>), and nothing else.
+ATTACHMENTS_DIR = "attachments"
+ORPHAN_BATCH = 1000
+
+
+def _stored_files(directory: str) -> Iterator[str]:
+    """Every file name under `directory` in the default storage, by listdir only (S3 has no real folders)."""
+    try:
+        directories, files = default_storage.listdir(directory)
+    except FileNotFoundError:  # no file stored yet on a file system; S3 lists a missing prefix as empty
+        return
+    for name in sorted(files):
+        yield f"{directory}/{name}"
+    for name in sorted(directories):
+        yield from _stored_files(f"{directory}/{name}")
+
+
+def attachment_orphans_delete(*, older_than: datetime) -> int:
+    """Delete the files under the attachments folder of the default storage that no Attachment row names and
+    that were last modified before `older_than` (timezone-aware); return how many were deleted.
+
+    Such a file is one a post stored inside a transaction that then rolled back (a duplicate inbound email,
+    the database gone mid-request, a process killed before the commit): nobody can see it or delete it.
+    Safe because a file younger than `older_than` is never touched (its transaction may still commit; callers
+    pass a day ago), names are random UUIDs so a deleted name is never given again, and rows are checked one
+    query per ORPHAN_BATCH names, just before their files' ages are read and only the unnamed are deleted.
+    Refused (nothing deleted) when no Attachment row exists at all: that is a wrong database, not orphans.
+    """
+    if not Attachment.objects.exists():
+        # A database with no attachment at all beside a bucket with files is a wrong or empty database (a
+        # restore under way, a staging copy sharing the bucket), not a bucket of orphans: delete nothing.
+        logger.error("No attachment rows at all: the orphan sweep deleted nothing (wrong database?)")
+        return 0
+    deleted = 0
+    batch: list[str] = []
+
+    def sweep(names: list[str]) -> int:
+        named = set(Attachment.objects.filter(file__in=names).values_list("file", flat=True))
+        count = 0
+        for name in names:
+            # Ages are read for unnamed files only (a HEAD each on S3), so the files in use cost no request.
+            if name not in named and default_storage.get_modified_time(name) < older_than:
+                default_storage.delete(name)
+                count += 1
+        return count
+
+    for name in _stored_files(ATTACHMENTS_DIR):
+        batch.append(name)
+        if len(batch) == ORPHAN_BATCH:
+            deleted += sweep(batch)
+            batch = []
+    if batch:
+        deleted += sweep(batch)
+    if deleted:
+        logger.info("Deleted %d orphaned attachment files older than %s", deleted, older_than.isoformat())
+    return deleted
