@@ -231,7 +231,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "hourly-digest": {
         "task": "notifications.tasks.send_digests",
-        "schedule": crontab(minute=0),
+        # A minute into the hour: a message written at 13:59:59 and committed a moment later, or stamped by a
+        # web server whose clock runs ahead, is already in the 13:00-14:00 digest, not left out of every one.
+        "schedule": crontab(minute=1),
     },
     "delete-orphaned-attachments": {
         "task": "messaging.tasks.delete_orphaned_attachments",

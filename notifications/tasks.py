@@ -33,6 +33,6 @@ def sweep_outbox() -> int:
 
 @shared_task
 def send_digests(hour: str | None = None) -> int:
-    """At minute 0 of every hour (beat): the digests of the hour just ended. Safe twice: one per hour.
+    """A minute into every hour (beat): the digests of the hour just ended. Safe twice: one per hour.
     An operator may name the end of a missed hour in ISO 8601 ("2026-03-10T14:00:00+00:00")."""
     return services.digests_send(hour=datetime.datetime.fromisoformat(hour) if hour else None)
