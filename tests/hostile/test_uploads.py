@@ -81,7 +81,14 @@ def webp(width: int, height: int) -> bytes:
 
 
 def bmp(width: int, height: int) -> bytes:
-    return b"BM" + b"\0" * 16 + struct.pack("<ii", width, -height) + b"\0" * 28
+    """A BMP file header and BITMAPINFOHEADER (24 bits, top-down) declaring the size, and no pixels."""
+    header = struct.pack("<IiiHHIIiiII", 40, width, -height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return struct.pack("<2sIHHI", b"BM", 54, 0, 0, 54) + header
+
+
+def psd(width: int, height: int) -> bytes:
+    """A Photoshop header (3 channels, 8 bits, RGB) declaring the size, and no pixels."""
+    return struct.pack(">4sH6xHIIHH", b"8BPS", 1, 3, height, width, 8, 3) + struct.pack(">IIIH", 0, 0, 0, 0)
 
 
 SVG_WITH_SCRIPT = (
@@ -189,7 +196,7 @@ def test_the_download_name_is_safe_even_for_a_name_stored_before_the_checks(clie
 
 
 ARCHIVE_REFUSAL = "is an archive that unpacks to far more than its size; it cannot be sent."
-IMAGE_REFUSAL = "megapixels can be sent."
+IMAGE_REFUSAL = "megapixels, too large to open safely; it cannot be sent."
 
 
 @pytest.mark.parametrize(
@@ -207,6 +214,7 @@ IMAGE_REFUSAL = "megapixels can be sent."
         ("huge.jpg", jpeg(65_000, 65_000), IMAGE_REFUSAL),
         ("huge.webp", webp(16_384, 16_384), IMAGE_REFUSAL),
         ("huge.bmp", bmp(30_000, 30_000), IMAGE_REFUSAL),
+        ("huge.psd", psd(30_000, 30_000), IMAGE_REFUSAL),  # any format Pillow reads, not only the web's
         ("report.pdf", b"MZ\x90\x00" + PDF, "contains a program, whatever its name says"),
         ("install.sh", b"echo hi", "is a program; programs cannot be sent."),
         (
@@ -346,5 +354,7 @@ def test_the_reason_is_given_in_the_senders_language():
     with translation.override("de"), pytest.raises(ValidationError) as refused:
         prepare_uploads([SimpleUploadedFile("huge.png", png(50_000, 50_000))])
     [message] = refused.value.messages
-    assert message.startswith("huge.png ist ein Bild mit 50000 \N{MULTIPLICATION SIGN} 50000 Pixeln;")
-    assert message.endswith("Bilder mit bis zu 180 Megapixeln können gesendet werden.")
+    assert message == (
+        "huge.png ist ein Bild mit mehr als 178 Megapixeln, zu groß, um es sicher zu öffnen; "
+        "es kann nicht gesendet werden."
+    )
